@@ -1,0 +1,1 @@
+"""The client booking flow: availability, booking, managing and cancelling."""

@@ -1,0 +1,65 @@
+"""The client's details and consent form."""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, StringField, TelField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
+
+PHONE_PATTERN = re.compile(r"^\+?[0-9 ()./-]{6,30}$")
+
+
+class BookingDetailsForm(FlaskForm):
+    name = StringField(
+        "Your name",
+        validators=[
+            DataRequired("Please enter your name."),
+            Length(max=200, message="Your name may have at most 200 characters."),
+        ],
+    )
+    email = EmailField(
+        "E-mail",
+        validators=[
+            DataRequired("Please enter your e-mail address."),
+            Length(max=254, message="That e-mail address is too long."),
+            Email("Please enter a valid e-mail address, like name@example.com."),
+        ],
+    )
+    phone = TelField(
+        "Phone",
+        validators=[DataRequired("Please enter a phone number so we can reach you.")],
+    )
+    accept_terms = BooleanField("I accept the terms and conditions")
+    accept_policy = BooleanField("I have read and accept the cancellation policy")
+
+    def __init__(self, *args, terms_required: bool, policy_required: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.terms_required = terms_required
+        self.policy_required = policy_required
+
+    def validate_name(self, field) -> None:
+        field.data = " ".join(field.data.split())
+        if not field.data:
+            raise ValidationError("Please enter your name.")
+
+    def validate_phone(self, field) -> None:
+        field.data = field.data.strip()
+        digits = sum(ch.isdigit() for ch in field.data)
+        if not PHONE_PATTERN.match(field.data) or not 6 <= digits <= 15:
+            raise ValidationError(
+                "Please enter a phone number of 6 to 15 digits, like +49 30 1234567."
+            )
+
+    def validate_accept_terms(self, field) -> None:
+        if self.terms_required and not field.data:
+            raise ValidationError("Please accept the terms and conditions to book.")
+
+    def validate_accept_policy(self, field) -> None:
+        if self.policy_required and not field.data:
+            raise ValidationError("Please accept the cancellation policy to book.")
+
+
+class CancelForm(FlaskForm):
+    """A confirm button: no fields, but CSRF-protected."""

@@ -1,0 +1,131 @@
+"""Clients, bookings and the consents each booking records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.catalog.models import Provider, Service
+from portal.clock import utcnow
+from portal.db import Base, UTCDateTime
+from portal.policies.models import CancellationPolicyVersion, TermsVersion
+
+CONFIRMED = "confirmed"
+CANCELLED = "cancelled"
+PENDING = "pending"
+#: Statuses that hold a provider's time.
+ACTIVE_STATUSES = (CONFIRMED, PENDING)
+
+
+class Client(Base):
+    __tablename__ = "clients"
+    __table_args__ = (UniqueConstraint("business_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Booking(Base):
+    """One appointment.
+
+    ``occupied_until`` is the end plus the service's buffer: the provider is
+    busy from ``start_at`` until then, and no other active booking of the
+    same provider may overlap that range.
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("start_at < end_at AND end_at <= occupied_until", name="times"),
+        CheckConstraint("status IN ('confirmed', 'cancelled', 'pending')", name="status"),
+        Index("ix_bookings_provider_start", "provider_id", "start_at"),
+        Index("ix_bookings_business_start", "business_id", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    occupied_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=CONFIRMED)
+    price_cents: Mapped[int] = mapped_column(Integer, default=0)
+    manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    policy_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cancellation_policy_versions.id")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(16))
+
+    client: Mapped[Client] = relationship()
+    service: Mapped[Service] = relationship()
+    provider: Mapped[Provider] = relationship()
+    policy_version: Mapped[CancellationPolicyVersion | None] = relationship()
+    consents: Mapped[list[BookingConsent]] = relationship(
+        back_populates="booking", cascade="all, delete-orphan", order_by="BookingConsent.id"
+    )
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == CANCELLED
+
+    def cancel_deadline(self) -> datetime | None:
+        """The last instant the client may cancel; None if the policy forbids it.
+
+        The policy version the client accepted governs. Without one, clients
+        may cancel until the appointment starts.
+        """
+        if self.policy_version is None:
+            return self.start_at
+        return self.policy_version.cancel_deadline(self.start_at)
+
+    def can_cancel(self, now: datetime) -> bool:
+        deadline = self.cancel_deadline()
+        return not self.is_cancelled and deadline is not None and now < deadline
+
+
+class BookingConsent(Base):
+    """A client's acceptance of one document version when booking."""
+
+    __tablename__ = "booking_consents"
+    __table_args__ = (
+        CheckConstraint("kind IN ('terms', 'cancellation_policy')", name="kind"),
+        CheckConstraint(
+            "(kind = 'terms' AND terms_version_id IS NOT NULL) OR "
+            "(kind = 'cancellation_policy' AND policy_version_id IS NOT NULL)",
+            name="version",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    terms_version_id: Mapped[int | None] = mapped_column(ForeignKey("terms_versions.id"))
+    policy_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cancellation_policy_versions.id")
+    )
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip_address: Mapped[str] = mapped_column(String(45))
+
+    booking: Mapped[Booking] = relationship(back_populates="consents")
+    terms_version: Mapped[TermsVersion | None] = relationship()
+    policy_version: Mapped[CancellationPolicyVersion | None] = relationship()

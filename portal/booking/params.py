@@ -1,0 +1,59 @@
+"""Parsing the booking flow's URL parameters into checked values (or a 4xx)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import abort
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.businesses.models import Business
+from portal.catalog.models import Provider, Service
+
+ANY_PROVIDER = "any"
+
+
+def service_or_404(session: Session, business: Business, service_id: int) -> Service:
+    service = session.scalars(
+        select(Service).where(
+            Service.id == service_id, Service.business_id == business.id, Service.active
+        )
+    ).first()
+    if service is None:
+        abort(404, description="We could not find that service. Please choose one from the list.")
+    return service
+
+
+def provider_choice(raw: str | None, providers: list[Provider]) -> tuple[Provider | None, str]:
+    """The chosen provider (None for "any available") and its URL value."""
+    if raw in (None, "", ANY_PROVIDER):
+        return None, ANY_PROVIDER
+    if not raw.isdigit() or len(raw) > 12:
+        abort(400, description="That provider choice is not valid. Please choose again.")
+    for provider in providers:
+        if provider.id == int(raw):
+            return provider, raw
+    abort(404, description="That provider does not offer this service. Please choose again.")
+
+
+def parse_day(raw: str | None) -> date | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        abort(400, description="That date is not valid. Please pick a day from the calendar.")
+
+
+def parse_start(raw: str | None) -> datetime:
+    """A slot's start, given in the URL as an ISO 8601 instant with an offset."""
+    if not raw or len(raw) > 40:
+        abort(400, description="No time was chosen. Please pick a time from the list.")
+    try:
+        start = datetime.fromisoformat(raw)
+    except ValueError:
+        abort(400, description="That time is not valid. Please pick a time from the list.")
+    if start.tzinfo is None:
+        abort(400, description="That time is not valid. Please pick a time from the list.")
+    return start.astimezone(UTC)

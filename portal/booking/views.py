@@ -1,0 +1,220 @@
+"""The client's booking flow: services, slots, details, manage and cancel."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from portal.booking import service as booking_service
+from portal.booking.availability import BookingWindow, free_slots, slots_on
+from portal.booking.forms import BookingDetailsForm, CancelForm
+from portal.booking.notifications import cancellation_email, confirmation_email
+from portal.booking.params import parse_day, parse_start, provider_choice, service_or_404
+from portal.catalog.models import Service
+from portal.clock import utcnow
+from portal.extensions import db, limiter, talisman
+from portal.mail.outbox import queue_mail
+from portal.policies.service import current_policy, current_terms
+from portal.web.tenancy import bind_business, current_business
+
+blueprint = Blueprint("booking", __name__, url_prefix="/b/<slug>")
+bind_business(blueprint)
+
+INVALID_LINK = (
+    "This link is not valid or has expired. Links to a booking stop working once the "
+    "appointment is over; check the latest e-mail from the business."
+)
+
+
+def _booking_rate_limit() -> str:
+    return current_app.config["BOOKING_RATE_LIMIT"]
+
+
+def _manage_url(token: str) -> str:
+    return current_app.config["BASE_URL"] + url_for("booking.manage", token=token)
+
+
+def _send(message) -> None:
+    queue_mail(db.session, current_app.extensions["portal_mail"], message)
+
+
+@blueprint.get("/")
+def list_services():
+    business = current_business()
+    services = db.session.scalars(
+        select(Service)
+        .where(Service.business_id == business.id, Service.active)
+        .order_by(Service.position, Service.name)
+    ).all()
+    return render_template("booking/services.html", business=business, services=services)
+
+
+@blueprint.get("/services/<int:service_id>")
+def choose_slot(service_id: int):
+    business = current_business()
+    service = service_or_404(db.session, business, service_id)
+    providers = booking_service.bookable_providers(db.session, business, service)
+    provider, provider_value = provider_choice(request.args.get("provider"), providers)
+    now = utcnow()
+    window = BookingWindow.for_business(business, now)
+    day = parse_day(request.args.get("day"))
+    if day is not None and day < window.first_day:
+        abort(400, description="That day has passed or is too soon to book. Please pick another.")
+    if day is not None and day > window.last_day:
+        abort(
+            400,
+            description=f"Bookings open {business.max_days_ahead} days ahead. "
+            "Please pick an earlier day.",
+        )
+    chosen = [provider] if provider else providers
+    slots_by_day = free_slots(
+        db.session, business, service, chosen, window.first_day, window.last_day, now
+    )
+    if day is None:
+        day = min(slots_by_day, default=window.first_day)
+    return render_template(
+        "booking/choose_slot.html",
+        business=business,
+        service=service,
+        providers=providers,
+        provider=provider,
+        provider_value=provider_value,
+        window=window,
+        slots_by_day=slots_by_day,
+        day=day,
+        slots=slots_by_day.get(day, []),
+    )
+
+
+@blueprint.route("/services/<int:service_id>/book", methods=["GET", "POST"])
+@limiter.limit(_booking_rate_limit, methods=["POST"])
+def confirm(service_id: int):
+    business = current_business()
+    service = service_or_404(db.session, business, service_id)
+    providers = booking_service.bookable_providers(db.session, business, service)
+    provider, provider_value = provider_choice(request.args.get("provider"), providers)
+    start = parse_start(request.args.get("start"))
+    now = utcnow()
+    terms = current_terms(db.session, business) if business.terms_enabled else None
+    policy = current_policy(db.session, business) if business.cancellation_policy_enabled else None
+    form = BookingDetailsForm(terms_required=terms is not None, policy_required=policy is not None)
+    context = dict(
+        business=business,
+        service=service,
+        provider=provider,
+        provider_value=provider_value,
+        start=start,
+        terms=terms,
+        policy=policy,
+        form=form,
+    )
+    if request.method == "GET":
+        _ensure_slot_free(business, service, provider, providers, start, now)
+        return render_template("booking/details.html", **context)
+    if not form.validate():
+        return render_template("booking/details.html", **context), 422
+
+    details = booking_service.ClientDetails(form.name.data, form.email.data, form.phone.data)
+    consents = booking_service.Consents(
+        terms=terms if form.accept_terms.data else None,
+        policy=policy if form.accept_policy.data else None,
+        ip_address=request.remote_addr or "",
+    )
+    try:
+        booking, token = booking_service.book(
+            db.session, business, service, provider, start, details, consents, now
+        )
+    except booking_service.SlotTaken:
+        db.session.rollback()
+        return _slot_taken_page(business, service, provider_value, start)
+    except booking_service.SlotUnavailable:
+        abort(400, description="That time cannot be booked. Please pick a time from the list.")
+    _send(
+        confirmation_email(business, booking, _manage_url(token), current_app.config["MAIL_FROM"])
+    )
+    db.commit()
+    flash("confirmed")
+    return redirect(url_for("booking.manage", token=token), code=303)
+
+
+def _ensure_slot_free(business, service, provider, providers, start, now) -> None:
+    chosen = [provider] if provider else providers
+    day = business.local(start).date()
+    if any(
+        slot.start == start for slot in slots_on(db.session, business, service, chosen, day, now)
+    ):
+        return
+    offered = slots_on(db.session, business, service, chosen, day, now, include_bookings=False)
+    if any(slot.start == start for slot in offered):
+        abort(_slot_taken_page(business, service, request.args.get("provider", "any"), start))
+    abort(400, description="That time cannot be booked. Please pick a time from the list.")
+
+
+def _slot_taken_page(business, service, provider_value, start):
+    body = render_template(
+        "booking/slot_taken.html",
+        business=business,
+        service=service,
+        provider_value=provider_value,
+        start=start,
+    )
+    return current_app.response_class(body, status=409)
+
+
+@blueprint.get("/manage/<token>")
+@talisman(referrer_policy="no-referrer")
+def manage(token: str):
+    business = current_business()
+    booking = booking_service.find_booking_by_token(db.session, business, token, utcnow())
+    if booking is None:
+        abort(404, description=INVALID_LINK)
+    return _render_manage(business, booking, token)
+
+
+@blueprint.post("/manage/<token>/cancel")
+@talisman(referrer_policy="no-referrer")
+@limiter.limit(_booking_rate_limit)
+def cancel(token: str):
+    business = current_business()
+    now = utcnow()
+    booking = booking_service.find_booking_by_token(db.session, business, token, now)
+    if booking is None:
+        abort(404, description=INVALID_LINK)
+    form = CancelForm()
+    if not form.validate():
+        abort(400)
+    try:
+        booking_service.cancel_by_client(db.session, booking, now)
+    except booking_service.CancellationTooLate:
+        db.session.rollback()
+        return _render_manage(business, booking, token, refused="late"), 409
+    except booking_service.AlreadyCancelled:
+        db.session.rollback()
+        return _render_manage(business, booking, token, refused="already"), 409
+    _send(
+        cancellation_email(business, booking, _manage_url(token), current_app.config["MAIL_FROM"])
+    )
+    db.commit()
+    flash("cancelled")
+    return redirect(url_for("booking.manage", token=token), code=303)
+
+
+def _render_manage(business, booking, token, refused: str | None = None):
+    return render_template(
+        "booking/manage.html",
+        business=business,
+        booking=booking,
+        token=token,
+        form=CancelForm(),
+        now=utcnow(),
+        refused=refused,
+    )

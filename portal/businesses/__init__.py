@@ -1,0 +1,1 @@
+"""Businesses: the tenants every other record belongs to."""

@@ -1,0 +1,1 @@
+"""What a business offers: services, and the providers who perform them."""

@@ -1,0 +1,96 @@
+"""The ``portal`` command: a Flask CLI group with Portal's own commands."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from portal import create_app
+from portal.businesses.service import BusinessError, create_business
+from portal.clock import utcnow
+from portal.extensions import db
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=True)
+def main() -> None:
+    """Portal: a self-hosted booking portal for small service businesses."""
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema commands."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply the schema migrations up to REVISION (the latest by default)."""
+    from portal.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"Database is at revision {revision}.")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Revert the schema migrations down to REVISION (e.g. base)."""
+    from portal.migrate import downgrade
+
+    downgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"Database is at revision {revision}.")
+
+
+@main.command("demo")
+@with_appcontext
+def demo() -> None:
+    """Load the demo business (slug "demo") unless it is already there.
+
+    The owner's password is PORTAL_DEMO_PASSWORD when set; otherwise one is
+    generated and printed once, when the demo is created.
+    """
+    from portal.demo import DEMO_OWNER_EMAIL, load_demo
+
+    session = db.writer()
+    with session.begin():
+        result = load_demo(
+            session,
+            utcnow().date(),
+            owner_password=os.environ.get("PORTAL_DEMO_PASSWORD") or None,
+        )
+    url = f"{current_app.config['BASE_URL']}/b/{result.business.slug}/"
+    if result.created:
+        click.echo(f"Demo business created: {url}")
+        click.echo(f"Demo owner: {DEMO_OWNER_EMAIL}  password: {result.owner_password}")
+    else:
+        click.echo(f"Demo business already present (data kept): {url}")
+        click.echo(
+            f"Demo owner: {DEMO_OWNER_EMAIL}  (password as printed when the demo was created,"
+            " or PORTAL_DEMO_PASSWORD)"
+        )
+
+
+@main.command("create-business")
+@click.option("--slug", required=True, help="Short name used in URLs, e.g. my-salon.")
+@click.option("--name", required=True, help="The business's display name.")
+@click.option(
+    "--timezone", "timezone_name", required=True, help="IANA timezone, e.g. Europe/Berlin."
+)
+@click.option("--locale", default="en", show_default=True, help="Default language (en or de).")
+@with_appcontext
+def create_business_command(slug: str, name: str, timezone_name: str, locale: str) -> None:
+    """Create a new, empty business."""
+    session = db.writer()
+    try:
+        with session.begin():
+            business = create_business(
+                session, slug=slug, name=name, timezone=timezone_name, locale=locale
+            )
+    except BusinessError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Created {business.name}: {current_app.config['BASE_URL']}/b/{business.slug}/")

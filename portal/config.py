@@ -1,0 +1,71 @@
+"""Configuration, read only from ``PORTAL_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret_key(instance_path: Path) -> str:
+    """Create once and keep a random key so development sessions survive restarts."""
+    key_file = instance_path / "secret_key"
+    instance_path.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return key_file.read_text().strip()
+
+
+def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
+    """Build the Flask config mapping from the environment."""
+    env = dict(os.environ if environ is None else environ)
+    mode = env.get("PORTAL_ENV", "development").strip().lower()
+    if mode not in {"development", "production", "testing"}:
+        raise ConfigError(f"PORTAL_ENV must be development, production or testing, not {mode!r}")
+    production = mode == "production"
+    instance_path = Path(env.get("PORTAL_INSTANCE_PATH", PROJECT_ROOT / "instance")).resolve()
+
+    secret_key = env.get("PORTAL_SECRET_KEY", "")
+    if not secret_key:
+        if production:
+            raise ConfigError("PORTAL_SECRET_KEY must be set in production.")
+        secret_key = _dev_secret_key(instance_path)
+
+    force_https = _flag(env.get("PORTAL_FORCE_HTTPS"), default=production)
+    return {
+        "PORTAL_ENV": mode,
+        "INSTANCE_PATH": str(instance_path),
+        "SECRET_KEY": secret_key,
+        "DATABASE_URL": env.get("PORTAL_DATABASE_URL", f"sqlite:///{instance_path / 'portal.db'}"),
+        "BASE_URL": env.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "FORCE_HTTPS": force_https,
+        "SMTP_URL": env.get("PORTAL_SMTP_URL", ""),
+        "MAIL_FROM": env.get("PORTAL_MAIL_FROM", "Portal <no-reply@portal.invalid>"),
+        "OUTBOX_PATH": env.get("PORTAL_OUTBOX_PATH", str(instance_path / "outbox")),
+        "RATELIMIT_STORAGE_URI": env.get("PORTAL_RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _flag(env.get("PORTAL_RATELIMIT_ENABLED"), default=True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "BOOKING_RATE_LIMIT": env.get("PORTAL_BOOKING_RATE_LIMIT", "10 per minute;60 per hour"),
+        "SESSION_COOKIE_SECURE": force_https,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": 3600 * 4,
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "TESTING": mode == "testing",
+    }

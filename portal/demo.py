@@ -1,0 +1,121 @@
+"""The demo business: a small salon in Berlin, loaded by ``portal demo``."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import OWNER
+from portal.accounts.service import create_staff_user
+from portal.businesses.models import Business
+from portal.businesses.service import create_business, find_business
+from portal.catalog.models import DayOff, Provider, Service, WorkingHours
+from portal.policies.service import publish_policy, publish_terms
+
+DEMO_SLUG = "demo"
+DEMO_OWNER_EMAIL = "owner@demo.example"
+
+TERMS = """These terms apply to every appointment booked through this portal.
+
+Please arrive a few minutes early. If you are more than 15 minutes late we may need to shorten or rebook your appointment.
+
+We store your name, e-mail address and phone number to manage your bookings and delete them when they are no longer needed."""
+
+POLICY_SUMMARY = "Free cancellation up to 24 hours before your appointment. Later cancellations are not possible online."
+
+POLICY_BODY = """You can cancel free of charge until 24 hours before your appointment, using the link in your confirmation e-mail.
+
+Prepayment: none is required; you pay at the salon after your appointment.
+
+Refunds: as nothing is paid in advance, there is nothing to refund. Vouchers used for a cancelled booking stay valid.
+
+Rebooking: after a cancellation you are welcome to book a new time at once. Within 24 hours of the start, please call us; missed appointments may be charged at 50 % of the price."""
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    business: Business
+    created: bool
+    owner_password: str | None
+
+
+def load_demo(session: Session, today: date, owner_password: str | None = None) -> DemoResult:
+    """Create the demo business unless it exists; never touches existing data."""
+    existing = find_business(session, DEMO_SLUG)
+    if existing is not None:
+        return DemoResult(existing, created=False, owner_password=None)
+
+    business = create_business(
+        session, slug=DEMO_SLUG, name="Studio Lindenblatt", timezone="Europe/Berlin", locale="de"
+    )
+    business.min_notice_minutes = 120
+    business.max_days_ahead = 42
+    business.slot_step_minutes = 15
+    business.terms_enabled = True
+    business.cancellation_policy_enabled = True
+
+    haircut = Service(
+        business_id=business.id,
+        name="Haircut",
+        duration_minutes=30,
+        price_cents=3500,
+        buffer_minutes=10,
+        position=1,
+        description="Wash, cut and style.",
+    )
+    colour = Service(
+        business_id=business.id,
+        name="Colour and cut",
+        duration_minutes=120,
+        price_cents=11000,
+        buffer_minutes=15,
+        position=2,
+        description="Full colour with a cut and blow-dry.",
+    )
+    consult = Service(
+        business_id=business.id,
+        name="Consultation",
+        duration_minutes=15,
+        price_cents=0,
+        buffer_minutes=0,
+        position=3,
+        description="A short talk about what you would like.",
+    )
+    anna = Provider(business_id=business.id, name="Anna Weber")
+    jonas = Provider(business_id=business.id, name="Jonas Richter")
+    anna.services = [haircut, colour, consult]
+    jonas.services = [haircut, consult]
+    # Anna: Tuesday to Saturday with a lunch break; Jonas: Monday to Friday, late on Thursday.
+    for weekday in range(1, 6):
+        anna.working_hours.append(WorkingHours(weekday=weekday, starts=time(9), ends=time(13)))
+        anna.working_hours.append(WorkingHours(weekday=weekday, starts=time(14), ends=time(18)))
+    for weekday in range(0, 5):
+        ends = time(20) if weekday == 3 else time(17)
+        jonas.working_hours.append(WorkingHours(weekday=weekday, starts=time(10), ends=ends))
+    # A day off for each, a week and two weeks from now.
+    anna.days_off.append(DayOff(day=_next_weekday(today + timedelta(days=7), 2), note="Training"))
+    jonas.days_off.append(DayOff(day=_next_weekday(today + timedelta(days=14), 4), note="Holiday"))
+    session.add_all([haircut, colour, consult, anna, jonas])
+
+    publish_terms(session, business, TERMS)
+    publish_policy(
+        session,
+        business,
+        summary=POLICY_SUMMARY,
+        body=POLICY_BODY,
+        cancel_mode="until",
+        cancel_notice_minutes=24 * 60,
+    )
+    password = owner_password or secrets.token_urlsafe(12)
+    create_staff_user(
+        session, business, email=DEMO_OWNER_EMAIL, password=password, role=OWNER, name="Demo Owner"
+    )
+    session.flush()
+    return DemoResult(business, created=True, owner_password=password)
+
+
+def _next_weekday(start: date, weekday: int) -> date:
+    return start + timedelta(days=(weekday - start.weekday()) % 7)

@@ -1,0 +1,1 @@
+"""Outgoing e-mail: queued on the database session, sent after it commits."""

@@ -1,0 +1,1 @@
+"""Terms and conditions and the cancellation policy, as versioned texts."""

@@ -1,0 +1,55 @@
+"""Versioned terms and cancellation policy texts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.clock import utcnow
+from portal.db import Base, UTCDateTime
+
+CANCEL_ANY_TIME = "any_time"
+CANCEL_UNTIL = "until"
+CANCEL_NEVER = "never"
+
+
+class TermsVersion(Base):
+    __tablename__ = "terms_versions"
+    __table_args__ = (UniqueConstraint("business_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CancellationPolicyVersion(Base):
+    __tablename__ = "cancellation_policy_versions"
+    __table_args__ = (
+        UniqueConstraint("business_id", "version"),
+        CheckConstraint("cancel_mode IN ('any_time', 'until', 'never')", name="cancel_mode"),
+        CheckConstraint("cancel_notice_minutes >= 0", name="cancel_notice"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    cancel_mode: Mapped[str] = mapped_column(String(16), default=CANCEL_UNTIL)
+    cancel_notice_minutes: Mapped[int] = mapped_column(Integer, default=24 * 60)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def cancel_deadline(self, start: datetime) -> datetime | None:
+        """The last instant a client may cancel a booking starting at ``start``.
+
+        None means clients may not cancel at all.
+        """
+        if self.cancel_mode == CANCEL_NEVER:
+            return None
+        if self.cancel_mode == CANCEL_ANY_TIME:
+            return start
+        return start - timedelta(minutes=self.cancel_notice_minutes)

@@ -1,0 +1,28 @@
+"""Public pages showing the current terms and cancellation policy."""
+
+from flask import Blueprint, abort, render_template
+
+from portal.extensions import db
+from portal.policies.service import current_policy, current_terms
+from portal.web.tenancy import bind_business, current_business
+
+blueprint = Blueprint("policies", __name__, url_prefix="/b/<slug>")
+bind_business(blueprint)
+
+
+@blueprint.get("/terms")
+def terms():
+    business = current_business()
+    version = current_terms(db.session, business)
+    if not business.terms_enabled or version is None:
+        abort(404, description=f"{business.name} has not published terms and conditions.")
+    return render_template("policies/terms.html", business=business, terms=version)
+
+
+@blueprint.get("/cancellation-policy")
+def cancellation_policy():
+    business = current_business()
+    version = current_policy(db.session, business)
+    if not business.cancellation_policy_enabled or version is None:
+        abort(404, description=f"{business.name} has not published a cancellation policy.")
+    return render_template("policies/cancellation_policy.html", business=business, policy=version)

@@ -1,0 +1,1 @@
+"""Cross-cutting web pieces: headers, errors, health, formatting."""

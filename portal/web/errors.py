@@ -1,0 +1,59 @@
+"""Friendly error pages for every status a client may meet."""
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.extensions import db
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood. Please go back and try again."),
+    403: ("Forbidden", "You are not allowed to open this page."),
+    404: ("Not found", "We could not find that page. Check the link or start again."),
+    405: ("Not allowed", "That action is not possible on this page."),
+    409: ("Conflict", "Something changed while you were working. Please start again."),
+    410: ("Gone", "This link is no longer valid."),
+    413: ("Too large", "What you sent is too large."),
+    429: ("Too many requests", "You are going a little fast. Please wait a moment and retry."),
+    500: ("Something went wrong", "We could not finish your request. Nothing was saved."),
+}
+
+
+def render_error(status: int, message: str | None = None, title: str | None = None):
+    default_title, default_message = MESSAGES.get(status, MESSAGES[400])
+    body = render_template(
+        "errors/error.html",
+        status=status,
+        title=title or default_title,
+        message=message or default_message,
+    )
+    return body, status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return render_error(
+            400,
+            "This form has expired or was not sent from our page. Please reload it and try again.",
+            "Form expired",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        # A view may pass its own explanation with abort(code, description=...).
+        default_description = type(error).description
+        message = error.description if error.description != default_description else None
+        response = error.get_response()
+        body, status = render_error(error.code, message)
+        response.set_data(body)
+        response.status_code = status
+        response.content_type = "text/html; charset=utf-8"
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error: InternalServerError):
+        db.session.rollback()
+        return render_error(500)

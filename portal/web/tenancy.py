@@ -1,0 +1,27 @@
+"""Binding a blueprint's ``<slug>`` URL part to the business it names."""
+
+from flask import Blueprint, abort, g
+
+from portal.businesses.models import Business
+from portal.businesses.service import find_business
+from portal.extensions import db
+
+
+def bind_business(blueprint: Blueprint) -> None:
+    """Load ``g.business`` from the slug, answering 404 for an unknown one."""
+
+    @blueprint.url_value_preprocessor
+    def _load_business(_endpoint, values) -> None:
+        business = find_business(db.session, values.pop("slug"))
+        if business is None:
+            abort(404, description="There is no business at this address. Check the link.")
+        g.business = business
+
+    @blueprint.url_defaults
+    def _add_slug(_endpoint, values) -> None:
+        if "slug" not in values and "business" in g:
+            values["slug"] = g.business.slug
+
+
+def current_business() -> Business:
+    return g.business
