@@ -101,6 +101,9 @@ class Database:
         self._readers = sessionmaker(self.engine, expire_on_commit=False)
         self._writers = sessionmaker(writer_engine, expire_on_commit=False)
         app.extensions["portal_db"] = self
+        # Close after each request, and after app contexts used outside requests
+        # (an app context may outlive several requests, as in tests).
+        app.teardown_request(self._close_session)
         app.teardown_appcontext(self._close_session)
 
     @property
@@ -110,6 +113,10 @@ class Database:
             writes = has_request_context() and request.method not in SAFE_METHODS
             g.db_session = (self._writers if writes else self._readers)()
         return g.db_session
+
+    def reader(self) -> Session:
+        """A new session whose transactions start deferred (for reads and tests)."""
+        return self._readers()
 
     def writer(self) -> Session:
         """A new session that takes the write lock at BEGIN (for CLI jobs and tests)."""

@@ -66,11 +66,15 @@ def client(app):
 
 @pytest.fixture
 def session(app):
-    """A session for arranging and checking data, outside any request."""
-    with app.app_context():
-        session = portal_db.writer()
-        yield session
-        session.close()
+    """A session for arranging and checking data, outside any request.
+
+    Its transactions are deferred, so it never holds the write lock while a
+    request runs. Call ``session.rollback()`` before reading what a request
+    wrote: a read transaction keeps seeing the snapshot it started with.
+    """
+    session = portal_db.reader()
+    yield session
+    session.close()
 
 
 @pytest.fixture

@@ -127,15 +127,16 @@ def free_slots(
         .order_by(WorkingHours.starts)
     ):
         hours[row.provider_id].append(row)
-    days_off = set(
-        session.execute(
+    days_off = {
+        (provider_id, day)
+        for provider_id, day in session.execute(
             select(DayOff.provider_id, DayOff.day).where(
                 DayOff.provider_id.in_(provider_ids),
                 DayOff.day >= first_day,
                 DayOff.day <= last_day,
             )
-        ).tuples()
-    )
+        )
+    }
     busy = _busy_intervals(session, provider_ids, span_start, span_end) if include_bookings else {}
     timelines = {pid: _BusyTimeline(busy.get(pid, [])) for pid in provider_ids}
 

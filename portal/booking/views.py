@@ -21,9 +21,10 @@ from portal.booking.notifications import cancellation_email, confirmation_email
 from portal.booking.params import parse_day, parse_start, provider_choice, service_or_404
 from portal.catalog.models import Service
 from portal.clock import utcnow
-from portal.extensions import db, limiter, talisman
+from portal.extensions import db, limiter
 from portal.mail.outbox import queue_mail
 from portal.policies.service import current_policy, current_terms
+from portal.web.security import no_referrer
 from portal.web.tenancy import bind_business, current_business
 
 blueprint = Blueprint("booking", __name__, url_prefix="/b/<slug>")
@@ -171,7 +172,7 @@ def _slot_taken_page(business, service, provider_value, start):
 
 
 @blueprint.get("/manage/<token>")
-@talisman(referrer_policy="no-referrer")
+@no_referrer
 def manage(token: str):
     business = current_business()
     booking = booking_service.find_booking_by_token(db.session, business, token, utcnow())
@@ -181,7 +182,7 @@ def manage(token: str):
 
 
 @blueprint.post("/manage/<token>/cancel")
-@talisman(referrer_policy="no-referrer")
+@no_referrer
 @limiter.limit(_booking_rate_limit)
 def cancel(token: str):
     business = current_business()

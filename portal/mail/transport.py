@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import secrets
 import smtplib
 import ssl
@@ -21,11 +23,14 @@ class FileTransport:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
+        self._sequence = itertools.count()
 
     def send(self, message: EmailMessage) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        path = self.directory / f"{stamp}-{secrets.token_hex(4)}.eml"
+        # The sequence keeps names in sending order even when the clock stands still.
+        name = f"{stamp}-{os.getpid()}-{next(self._sequence):06d}-{secrets.token_hex(4)}.eml"
+        path = self.directory / name
         path.write_bytes(bytes(message))
 
 

@@ -1,6 +1,6 @@
 """Security headers (flask-talisman) and the settings behind them."""
 
-from flask import Flask
+from flask import Flask, current_app, request
 
 from portal.extensions import talisman
 
@@ -20,8 +20,25 @@ CONTENT_SECURITY_POLICY = {
 ONE_YEAR = 365 * 24 * 3600
 
 
+def no_referrer(view):
+    """Mark a view whose URL holds a secret: browsers must not send it on as a referrer."""
+    view.referrer_policy = "no-referrer"
+    return view
+
+
+def _apply_view_referrer_policy(response):
+    view = current_app.view_functions.get(request.endpoint or "")
+    policy = getattr(view, "referrer_policy", None)
+    if policy:
+        response.headers["Referrer-Policy"] = policy
+    return response
+
+
 def init_security_headers(app: Flask) -> None:
     force_https = bool(app.config["FORCE_HTTPS"])
+    # After-request hooks run in reverse order of registration: registered
+    # before Talisman's, this one runs after it and may tighten its header.
+    app.after_request(_apply_view_referrer_policy)
     talisman.init_app(
         app,
         force_https=force_https,
