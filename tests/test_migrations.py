@@ -1,0 +1,43 @@
+"""The migrations build the schema from nothing and take it away again."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, inspect
+
+from portal.migrate import downgrade, upgrade
+from portal.models import Base
+
+
+def table_names(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_empty_database_upgrades_to_head_and_back_to_base(tmp_path):
+    url = f"sqlite:///{tmp_path / 'migrate.db'}"
+    upgrade(url)
+    tables = table_names(url)
+    assert set(Base.metadata.tables) <= tables
+    assert "alembic_version" in tables
+
+    downgrade(url, "base")
+    assert table_names(url) <= {"alembic_version"}
+
+    upgrade(url)
+    assert set(Base.metadata.tables) <= table_names(url)
+
+
+def test_migrated_schema_matches_the_models(tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    url = f"sqlite:///{tmp_path / 'compare.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
