@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Links in e-mails point at the port we serve on unless PORTAL_BASE_URL says otherwise.
+export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
+
 run: install
 	$(BIN)/portal db upgrade
 	$(BIN)/portal demo

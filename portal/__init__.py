@@ -18,33 +18,55 @@ def create_app(config: dict[str, object] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(settings)
+    register_proxy_fix(app)
     register_extensions(app)
     register_blueprints(app)
     register_templating(app)
     return app
 
 
+def register_proxy_fix(app: Flask) -> None:
+    """Trust X-Forwarded-For/-Proto only from as many proxies as the operator says."""
+    hops = int(app.config["TRUSTED_PROXIES"])
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
+
+
 def register_extensions(app: Flask) -> None:
-    from portal.extensions import csrf, db, limiter
+    from portal.extensions import csrf, db, limiter, login_manager
     from portal.mail.transport import transport_from_config
     from portal.web.security import init_security_headers
 
     db.init_app(app)
+    # First among the request hooks: the CSP nonce and the HTTPS redirect must
+    # come before any hook that may refuse the request (CSRF, rate limits).
+    init_security_headers(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    init_security_headers(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # server-side session records do this job
+    login_manager.login_view = "staff_auth.login"
     app.extensions["portal_mail"] = transport_from_config(app.config)
 
 
 def register_blueprints(app: Flask) -> None:
+    import portal.accounts.current  # noqa: F401 (registers the flask-login user loader)
+    from portal.accounts.client_views import blueprint as client_accounts
+    from portal.accounts.staff_views import blueprint as staff_auth
     from portal.booking.views import blueprint as booking
     from portal.policies.views import blueprint as policies
+    from portal.staff.views import blueprint as staff
     from portal.web.errors import register_error_handlers
     from portal.web.health import blueprint as health
 
     app.register_blueprint(health)
     app.register_blueprint(booking)
     app.register_blueprint(policies)
+    app.register_blueprint(staff_auth)
+    app.register_blueprint(staff)
+    app.register_blueprint(client_accounts)
     register_error_handlers(app)
 
 

@@ -94,3 +94,36 @@ def create_business_command(slug: str, name: str, timezone_name: str, locale: st
     except BusinessError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Created {business.name}: {current_app.config['BASE_URL']}/b/{business.slug}/")
+
+
+@main.command("create-staff")
+@click.option("--business", "slug", required=True, help="Slug of the business.")
+@click.option("--email", required=True, help="The staff member's e-mail address (their login).")
+@click.option("--name", default="", help="Display name.")
+@click.option("--role", type=click.Choice(["owner", "staff"]), default="staff", show_default=True)
+@click.password_option(
+    "--password", envvar="PORTAL_NEW_STAFF_PASSWORD", help="Asked for when not given."
+)
+@with_appcontext
+def create_staff_command(slug: str, email: str, name: str, role: str, password: str) -> None:
+    """Create a staff user (or owner) who signs in at /staff/login.
+
+    The password must meet the business's password rules.
+    """
+    from portal.accounts.service import AccountError, PasswordRejected, create_staff_user
+    from portal.businesses.service import find_business
+
+    session = db.writer()
+    try:
+        with session.begin():
+            business = find_business(session, slug)
+            if business is None:
+                raise click.ClickException(f"There is no business with the slug {slug!r}.")
+            user = create_staff_user(
+                session, business, email=email, password=password, role=role, name=name
+            )
+    except PasswordRejected as rejected:
+        raise click.ClickException("Password refused: " + " ".join(rejected.problems)) from None
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Created {user.role} {user.email} at {business.name}.")

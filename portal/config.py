@@ -48,6 +48,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         secret_key = _dev_secret_key(instance_path)
 
     force_https = _flag(env.get("PORTAL_FORCE_HTTPS"), default=production)
+    trusted_proxies = env.get("PORTAL_TRUSTED_PROXIES", "0").strip() or "0"
+    if not trusted_proxies.isdigit() or int(trusted_proxies) > 10:
+        raise ConfigError("PORTAL_TRUSTED_PROXIES must be a number of proxy hops from 0 to 10.")
     return {
         "PORTAL_ENV": mode,
         "INSTANCE_PATH": str(instance_path),
@@ -62,6 +65,14 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         "RATELIMIT_ENABLED": _flag(env.get("PORTAL_RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "BOOKING_RATE_LIMIT": env.get("PORTAL_BOOKING_RATE_LIMIT", "10 per minute;60 per hour"),
+        "SIGNIN_RATE_LIMIT": env.get("PORTAL_SIGNIN_RATE_LIMIT", "10 per minute;100 per hour"),
+        "SIGNIN_ACCOUNT_RATE_LIMIT": env.get(
+            "PORTAL_SIGNIN_ACCOUNT_RATE_LIMIT", "10 per minute;30 per hour"
+        ),
+        "ENCRYPTION_KEY": env.get("PORTAL_ENCRYPTION_KEY", ""),
+        "TRUSTED_PROXIES": int(trusted_proxies),
+        # The __Host- prefix pins the cookie to this host, path / and HTTPS.
+        "SESSION_COOKIE_NAME": "__Host-portal" if force_https else "portal_session",
         "SESSION_COOKIE_SECURE": force_https,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -110,8 +110,15 @@ def load_demo(session: Session, today: date, owner_password: str | None = None) 
         cancel_notice_minutes=24 * 60,
     )
     password = owner_password or secrets.token_urlsafe(12)
+    # PORTAL_DEMO_PASSWORD is the operator's choice; the rules apply from the next change on.
     create_staff_user(
-        session, business, email=DEMO_OWNER_EMAIL, password=password, role=OWNER, name="Demo Owner"
+        session,
+        business,
+        email=DEMO_OWNER_EMAIL,
+        password=password,
+        role=OWNER,
+        name="Demo Owner",
+        check_rules=False,
     )
     session.flush()
     return DemoResult(business, created=True, owner_password=password)

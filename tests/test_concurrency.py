@@ -51,9 +51,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def test_sixteen_clients_racing_for_one_slot_get_exactly_one_booking(
-    live_server, salon, session
-):
+def test_sixteen_clients_racing_for_one_slot_get_exactly_one_booking(live_server, salon, session):
     url = f"{live_server}/b/salon/services/{salon.service.id}/book?provider=any&start={SLOT_PARAM}"
     browsers = [Browser() for _ in range(CLIENTS)]
     forms = []

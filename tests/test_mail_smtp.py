@@ -69,7 +69,9 @@ def test_confirmation_is_delivered_through_the_smtp_server(smtp_app, smtp_inbox,
     assert recipients == ["mia@example.com"]
     message = email.message_from_bytes(raw)
     assert message["Subject"].startswith("Booking confirmed: Haircut")
-    assert response.headers["Location"] in message.get_payload()[0].get_payload(decode=True).decode()
+    assert (
+        response.headers["Location"] in message.get_payload()[0].get_payload(decode=True).decode()
+    )
     assert message.get_payload()[1].get_content_type() == "text/calendar"
     assert outbox(smtp_app) == []  # nothing went to the development outbox
 

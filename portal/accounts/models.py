@@ -1,11 +1,19 @@
-"""Staff users of a business."""
+"""Identities that sign in: staff users, client accounts, and what they hold."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from portal.clock import utcnow
 from portal.db import Base, UTCDateTime
@@ -13,18 +21,191 @@ from portal.db import Base, UTCDateTime
 OWNER = "owner"
 STAFF = "staff"
 
+STAFF_KIND = "staff"
+CLIENT_KIND = "client"
 
-class StaffUser(Base):
+
+class Credentials:
+    """A password and the failed sign-in state that guards it."""
+
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lock_count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: None with ``locked_at`` set means: locked until an owner unlocks.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def is_locked(self, now: datetime) -> bool:
+        if self.locked_at is None:
+            return False
+        return self.locked_until is None or now < self.locked_until
+
+
+class StaffUser(Credentials, Base):
+    """A person who works in a business's staff area.
+
+    E-mail addresses are unique across the platform, so ``/staff/login``
+    needs no business: the address names the account.
+    """
+
     __tablename__ = "staff_users"
     __table_args__ = (
-        UniqueConstraint("business_id", "email"),
+        UniqueConstraint("email"),
         CheckConstraint("role IN ('owner', 'staff')", name="role"),
     )
+    kind = STAFF_KIND
 
     id: Mapped[int] = mapped_column(primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16), default=STAFF)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The last TOTP time step accepted; a code of that step or earlier is refused.
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == OWNER
+
+    @property
+    def has_2fa(self) -> bool:
+        return self.totp_enabled_at is not None
+
+
+class ClientAccount(Credentials, Base):
+    """An optional account a client creates at one business."""
+
+    __tablename__ = "client_accounts"
+    __table_args__ = (UniqueConstraint("business_id", "email"),)
+    kind = CLIENT_KIND
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    #: Sign-in opens only once the client proved the address is theirs.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def has_2fa(self) -> bool:
+        return False
+
+
+class RecoveryCode(Base):
+    """A single-use 2FA recovery code, stored as a hash."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class _Owned:
+    """Belongs to a staff user or a client account (``account_kind`` says which)."""
+
+    account_kind: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int] = mapped_column(Integer)
+
+    @declared_attr.directive
+    def __table_args__(cls):  # noqa: N805 (SQLAlchemy's declared_attr)
+        return (CheckConstraint("account_kind IN ('staff', 'client')", name="account_kind"),)
+
+
+class UserSession(_Owned, Base):
+    """A signed-in browser, checked on every request so sign-out really ends it."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip_address: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+RESET = "reset"
+INVITE = "invite"
+VERIFY = "verify"
+
+
+class OneTimeToken(_Owned, Base):
+    """A single-use link token (password reset, staff invitation), stored as a hash."""
+
+    __tablename__ = "one_time_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+LOCK_TIMED = "timed"
+LOCK_UNTIL_UNLOCKED = "until_unlocked"
+
+
+class SecuritySettings(Base):
+    """How strict sign-in is at one business; the owner sets it."""
+
+    __tablename__ = "security_settings"
+    __table_args__ = (
+        CheckConstraint(
+            "password_min_length >= 8 AND password_min_length <= 128", name="min_length"
+        ),
+        CheckConstraint("password_min_strength BETWEEN 0 AND 4", name="strength"),
+        CheckConstraint("lockout_attempts BETWEEN 3 AND 100", name="attempts"),
+        CheckConstraint("lockout_mode IN ('timed', 'until_unlocked')", name="lockout_mode"),
+        CheckConstraint("lockout_minutes BETWEEN 1 AND 1440", name="lockout_minutes"),
+        CheckConstraint("idle_timeout_minutes BETWEEN 5 AND 240", name="idle_timeout"),
+    )
+
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), primary_key=True)
+    password_min_length: Mapped[int] = mapped_column(Integer, default=12)
+    password_require_upper: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_require_digit: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_require_special: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_min_strength: Mapped[int] = mapped_column(Integer, default=2)
+    lockout_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    lockout_mode: Mapped[str] = mapped_column(String(16), default=LOCK_TIMED)
+    lockout_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    require_2fa: Mapped[bool] = mapped_column(Boolean, default=False)
+    idle_timeout_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    client_accounts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    #: Columns the owner edits on the Security page, in the order shown.
+    EDITABLE = (
+        "password_min_length",
+        "password_require_upper",
+        "password_require_digit",
+        "password_require_special",
+        "password_min_strength",
+        "lockout_attempts",
+        "lockout_mode",
+        "lockout_minutes",
+        "require_2fa",
+        "idle_timeout_minutes",
+        "client_accounts_enabled",
+    )
+
+    @classmethod
+    def defaults(cls, business_id: int) -> SecuritySettings:
+        settings = cls(business_id=business_id)
+        for column in cls.__table__.columns:
+            if getattr(settings, column.key) is None and column.default is not None:
+                setattr(settings, column.key, column.default.arg)
+        return settings

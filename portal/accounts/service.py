@@ -1,36 +1,446 @@
-"""Creating staff users."""
+"""Accounts: creating them, signing in, passwords, lockout and two-factor codes.
+
+Plain functions over a session; they flush, never commit, and raise domain
+errors the views turn into messages.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import STAFF, StaffUser
-from portal.accounts.passwords import hash_password
+from portal.accounts import lockout, sessions, totp
+from portal.accounts.models import (
+    STAFF,
+    ClientAccount,
+    RecoveryCode,
+    SecuritySettings,
+    StaffUser,
+)
+from portal.accounts.password_rules import PasswordRules, password_problems
+from portal.accounts.passwords import hash_password, needs_rehash, verify_password
+from portal.audit import service as audit
+from portal.audit.service import Origin
 from portal.businesses.models import Business
 
 
 class AccountError(ValueError):
-    """A staff user cannot be created as asked."""
+    """An account cannot be created or changed as asked."""
+
+
+class PasswordRejected(AccountError):
+    """The new password breaks the owner's rules; ``problems`` says which."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+class SignInFailed(Exception):
+    """Unknown account, wrong password or locked: the caller must not say which."""
+
+    def __init__(self, account=None, *, just_locked: bool = False) -> None:
+        super().__init__("sign-in failed")
+        self.account = account
+        self.just_locked = just_locked
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def security_settings(session: Session, business_id: int) -> SecuritySettings:
+    """The business's settings; unsaved defaults when the owner never changed them."""
+    settings = session.get(SecuritySettings, business_id)
+    return settings if settings is not None else SecuritySettings.defaults(business_id)
+
+
+def password_rules(session: Session, business_id: int) -> PasswordRules:
+    return PasswordRules.from_settings(security_settings(session, business_id))
+
+
+def check_new_password(session: Session, business: Business, email: str, password: str) -> None:
+    """Raise PasswordRejected when ``password`` breaks the business's rules."""
+    problems = password_problems(
+        password,
+        password_rules(session, business.id),
+        email=email,
+        business_name=business.name,
+    )
+    if problems:
+        raise PasswordRejected(problems)
+
+
+def find_staff(session: Session, email: str) -> StaffUser | None:
+    return session.scalars(
+        select(StaffUser).where(StaffUser.email == normalise_email(email))
+    ).first()
 
 
 def create_staff_user(
-    session: Session, business: Business, *, email: str, password: str, role: str = STAFF, name=""
+    session: Session,
+    business: Business,
+    *,
+    email: str,
+    password: str | None,
+    role: str = STAFF,
+    name: str = "",
+    check_rules: bool = True,
 ) -> StaffUser:
-    """Add a staff user to ``business`` with a hashed password."""
-    email = email.strip().lower()
-    exists = session.scalar(
-        select(StaffUser.id).where(StaffUser.business_id == business.id, StaffUser.email == email)
-    )
-    if exists:
-        raise AccountError(f"{email} already has an account at {business.name}.")
+    """Add a staff user; ``password`` None leaves it unusable until an invitation is accepted."""
+    email = normalise_email(email)
+    if find_staff(session, email) is not None:
+        raise AccountError(f"{email} already has a staff account.")
+    if password is not None and check_rules:
+        check_new_password(session, business, email, password)
     user = StaffUser(
         business_id=business.id,
         email=email,
-        name=name,
+        name=name.strip(),
         role=role,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password) if password is not None else None,
     )
     session.add(user)
     session.flush()
     return user
+
+
+def authenticate(
+    session: Session,
+    account: StaffUser | ClientAccount | None,
+    password: str,
+    now: datetime,
+    *,
+    email: str,
+    business_id: int | None,
+    origin: Origin,
+) -> StaffUser | ClientAccount:
+    """Check a password; count failures, lock, and audit; raise SignInFailed on any failure.
+
+    The password hash is checked even for unknown or locked accounts so every
+    failure costs the same time.
+    """
+    password_ok = verify_password(account.password_hash if account else None, password)
+    if account is None or not account.active:
+        audit.record(
+            session,
+            audit.SIGNIN_FAILURE,
+            now,
+            business_id=business_id,
+            actor_kind="anonymous",
+            actor_label=normalise_email(email)[:254],
+            origin=origin,
+            reason="unknown account",
+        )
+        raise SignInFailed()
+    settings = security_settings(session, account.business_id)
+    if account.is_locked(now):
+        audit.record(
+            session,
+            audit.SIGNIN_FAILURE,
+            now,
+            business_id=account.business_id,
+            actor=account,
+            origin=origin,
+            reason="locked",
+        )
+        raise SignInFailed(account)
+    if not password_ok:
+        just_locked = lockout.register_failure(account, settings, now)
+        audit.record(
+            session,
+            audit.SIGNIN_FAILURE,
+            now,
+            business_id=account.business_id,
+            actor=account,
+            origin=origin,
+            reason="wrong password",
+            failed_attempts=account.failed_attempts,
+        )
+        if just_locked:
+            audit.record(
+                session,
+                audit.ACCOUNT_LOCKED,
+                now,
+                business_id=account.business_id,
+                actor=account,
+                origin=origin,
+                until=account.locked_until.isoformat() if account.locked_until else "unlocked",
+            )
+        session.flush()
+        raise SignInFailed(account, just_locked=just_locked)
+
+    lockout.register_success(account)
+    if needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    business = session.get(Business, account.business_id)
+    problems = password_problems(
+        password,
+        PasswordRules.from_settings(settings),
+        email=account.email,
+        business_name=business.name,
+    )
+    # Rules tightened since this password was chosen: it must be changed now.
+    account.must_change_password = bool(problems)
+    session.flush()
+    return account
+
+
+def record_sign_in(session: Session, account, now: datetime, origin: Origin, **details) -> None:
+    audit.record(
+        session,
+        audit.SIGNIN_SUCCESS,
+        now,
+        business_id=account.business_id,
+        actor=account,
+        origin=origin,
+        **details,
+    )
+
+
+def verify_second_factor(
+    session: Session, user: StaffUser, code: str, now: datetime, box: totp.SecretBox, origin: Origin
+) -> str:
+    """Accept a TOTP code or a recovery code; return which ("totp" or "recovery").
+
+    A wrong code counts as a failed sign-in. Raises SignInFailed.
+    """
+    settings = security_settings(session, user.business_id)
+    if user.is_locked(now) or not user.has_2fa:
+        raise SignInFailed(user)
+    step = totp.matching_step(box.open(user.totp_secret_encrypted), code, now, user.totp_last_step)
+    if step is not None:
+        user.totp_last_step = step
+        lockout.register_success(user)
+        session.flush()
+        return "totp"
+    recovery = session.scalars(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == totp.hash_recovery_code(code),
+            RecoveryCode.used_at.is_(None),
+        )
+    ).first()
+    if recovery is not None:
+        recovery.used_at = now
+        lockout.register_success(user)
+        audit.record(
+            session,
+            audit.RECOVERY_CODE_USED,
+            now,
+            business_id=user.business_id,
+            actor=user,
+            origin=origin,
+            remaining=remaining_recovery_codes(session, user) - 1,
+        )
+        session.flush()
+        return "recovery"
+    just_locked = lockout.register_failure(user, settings, now)
+    audit.record(
+        session,
+        audit.TWO_FACTOR_FAILURE,
+        now,
+        business_id=user.business_id,
+        actor=user,
+        origin=origin,
+        failed_attempts=user.failed_attempts,
+    )
+    if just_locked:
+        audit.record(
+            session,
+            audit.ACCOUNT_LOCKED,
+            now,
+            business_id=user.business_id,
+            actor=user,
+            origin=origin,
+        )
+    session.flush()
+    raise SignInFailed(user, just_locked=just_locked)
+
+
+def remaining_recovery_codes(session: Session, user: StaffUser) -> int:
+    return len(
+        session.scalars(
+            select(RecoveryCode.id).where(
+                RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
+            )
+        ).all()
+    )
+
+
+def start_enrolment(session: Session, user: StaffUser, box: totp.SecretBox) -> str:
+    """The pending TOTP secret to show; created once and kept until activated."""
+    if user.has_2fa:
+        raise AccountError("Two-factor sign-in is already on.")
+    if user.totp_secret_encrypted is None:
+        user.totp_secret_encrypted = box.seal(totp.new_secret())
+        session.flush()
+    return box.open(user.totp_secret_encrypted)
+
+
+def activate_2fa(
+    session: Session, user: StaffUser, code: str, now: datetime, box: totp.SecretBox, origin: Origin
+) -> list[str]:
+    """Switch 2FA on once ``code`` proves the app has the secret; return the recovery codes."""
+    secret = start_enrolment(session, user, box)
+    step = totp.matching_step(secret, code, now, last_step=0)
+    if step is None:
+        raise AccountError(
+            "That code did not match. Check that your phone's clock is right and type the "
+            "6-digit code your app shows now."
+        )
+    user.totp_last_step = step
+    user.totp_enabled_at = now
+    codes = totp.new_recovery_codes()
+    session.add_all(
+        RecoveryCode(user_id=user.id, code_hash=totp.hash_recovery_code(c)) for c in codes
+    )
+    audit.record(
+        session,
+        audit.TWO_FACTOR_ENROLLED,
+        now,
+        business_id=user.business_id,
+        actor=user,
+        origin=origin,
+    )
+    session.flush()
+    return codes
+
+
+def reset_2fa(
+    session: Session,
+    owner: StaffUser,
+    user: StaffUser,
+    owner_password: str,
+    now: datetime,
+    origin: Origin,
+) -> None:
+    """An owner turns a staff member's 2FA off (after re-entering their own password)."""
+    if not owner.is_owner or owner.business_id != user.business_id:
+        raise AccountError("Only the business owner can reset two-factor sign-in.")
+    if not verify_password(owner.password_hash, owner_password):
+        raise AccountError("Your password was not correct.")
+    user.totp_secret_encrypted = None
+    user.totp_enabled_at = None
+    user.totp_last_step = 0
+    for code in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        session.delete(code)
+    sessions.end_all(session, user, now)
+    audit.record(
+        session,
+        audit.TWO_FACTOR_RESET,
+        now,
+        business_id=user.business_id,
+        actor=owner,
+        origin=origin,
+        user=user.email,
+    )
+    session.flush()
+
+
+def set_password(
+    session: Session,
+    account,
+    business: Business,
+    new_password: str,
+    now: datetime,
+    *,
+    origin: Origin,
+    kind: str = audit.PASSWORD_CHANGED,
+    keep_session: str | None = None,
+) -> None:
+    """Set a new password under the rules, and end the account's other sessions."""
+    check_new_password(session, business, account.email, new_password)
+    account.password_hash = hash_password(new_password)
+    account.password_changed_at = now
+    account.must_change_password = False
+    sessions.end_all(session, account, now, except_token=keep_session)
+    audit.record(session, kind, now, business_id=account.business_id, actor=account, origin=origin)
+    session.flush()
+
+
+def change_password(
+    session: Session,
+    account,
+    business: Business,
+    current: str,
+    new_password: str,
+    now: datetime,
+    *,
+    origin: Origin,
+    keep_session: str | None,
+) -> None:
+    if not verify_password(account.password_hash, current):
+        raise AccountError("Your current password was not correct.")
+    if verify_password(account.password_hash, new_password):
+        raise PasswordRejected(["Choose a password different from your current one."])
+    set_password(
+        session, account, business, new_password, now, origin=origin, keep_session=keep_session
+    )
+
+
+def unlock_account(session: Session, owner: StaffUser, account, now: datetime, origin: Origin):
+    if not owner.is_owner or owner.business_id != account.business_id:
+        raise AccountError("Only the business owner can unlock accounts.")
+    lockout.unlock(account)
+    audit.record(
+        session,
+        audit.ACCOUNT_UNLOCKED,
+        now,
+        business_id=account.business_id,
+        actor=owner,
+        origin=origin,
+        account=account.email,
+        account_kind=account.kind,
+    )
+    session.flush()
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    field: str
+    before: object
+    after: object
+
+
+def save_security_settings(
+    session: Session, owner: StaffUser, values: dict, now: datetime, origin: Origin
+) -> list[SettingsChange]:
+    """Apply the owner's new settings; audit each change."""
+    if not owner.is_owner:
+        raise AccountError("Only the business owner can change security settings.")
+    settings = session.get(SecuritySettings, owner.business_id)
+    if settings is None:
+        settings = SecuritySettings.defaults(owner.business_id)
+        session.add(settings)
+    changes = []
+    for field in SecuritySettings.EDITABLE:
+        if field in values and getattr(settings, field) != values[field]:
+            changes.append(SettingsChange(field, getattr(settings, field), values[field]))
+            setattr(settings, field, values[field])
+    if changes:
+        audit.record(
+            session,
+            audit.SETTINGS_CHANGED,
+            now,
+            business_id=owner.business_id,
+            actor=owner,
+            origin=origin,
+            changes={c.field: [c.before, c.after] for c in changes},
+        )
+    session.flush()
+    return changes
+
+
+def locked_accounts(session: Session, business_id: int, now: datetime) -> list:
+    accounts = []
+    for model in (StaffUser, ClientAccount):
+        for account in session.scalars(
+            select(model).where(model.business_id == business_id, model.locked_at.is_not(None))
+        ):
+            if account.is_locked(now):
+                accounts.append(account)
+    return accounts

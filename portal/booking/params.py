@@ -12,9 +12,13 @@ from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
 
 ANY_PROVIDER = "any"
+#: Larger ids exist nowhere and overflow the database's integer type.
+MAX_ID = 2**31 - 1
 
 
 def service_or_404(session: Session, business: Business, service_id: int) -> Service:
+    if service_id > MAX_ID:
+        abort(404, description="We could not find that service. Please choose one from the list.")
     service = session.scalars(
         select(Service).where(
             Service.id == service_id, Service.business_id == business.id, Service.active
@@ -29,7 +33,8 @@ def provider_choice(raw: str | None, providers: list[Provider]) -> tuple[Provide
     """The chosen provider (None for "any available") and its URL value."""
     if raw in (None, "", ANY_PROVIDER):
         return None, ANY_PROVIDER
-    if not raw.isdigit() or len(raw) > 12:
+    # isdigit() alone also accepts characters int() refuses, such as "²".
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         abort(400, description="That provider choice is not valid. Please choose again.")
     for provider in providers:
         if provider.id == int(raw):
@@ -54,6 +59,7 @@ def parse_start(raw: str | None) -> datetime:
         start = datetime.fromisoformat(raw)
     except ValueError:
         abort(400, description="That time is not valid. Please pick a time from the list.")
-    if start.tzinfo is None:
+    # Years at the very edge overflow when shifted into UTC or the business timezone.
+    if start.tzinfo is None or not datetime.min.year < start.year < datetime.max.year:
         abort(400, description="That time is not valid. Please pick a time from the list.")
     return start.astimezone(UTC)

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from portal.businesses.models import Business
 
-SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# \Z, not $: $ also matches before a trailing newline, letting "name\n" through.
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\Z")
 
 
 class BusinessError(ValueError):

@@ -1,6 +1,7 @@
 """Friendly error pages for every status a client may meet."""
 
 from flask import Flask, render_template
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -38,6 +39,11 @@ def register_error_handlers(app: Flask) -> None:
             "This form has expired or was not sent from our page. Please reload it and try again.",
             "Form expired",
         )
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(error: RateLimitExceeded):
+        # Its description is the limit ("10 per 1 minute"), not what the person should do.
+        return render_error(429)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

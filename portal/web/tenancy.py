@@ -11,8 +11,14 @@ def bind_business(blueprint: Blueprint) -> None:
     """Load ``g.business`` from the slug, answering 404 for an unknown one."""
 
     @blueprint.url_value_preprocessor
-    def _load_business(_endpoint, values) -> None:
-        business = find_business(db.session, values.pop("slug"))
+    def _take_slug(_endpoint, values) -> None:
+        g.business_slug = values.pop("slug")
+
+    # Looked up in a before-request hook, not above: those of the app (CSP
+    # nonce, HTTPS redirect) run first, so a 404 here is served like any page.
+    @blueprint.before_request
+    def _load_business() -> None:
+        business = find_business(db.session, g.pop("business_slug"))
         if business is None:
             abort(404, description="There is no business at this address. Check the link.")
         g.business = business

@@ -1,0 +1,142 @@
+"""Who is signed in: flask-login backed by server-side session records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import wraps
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_login import UserMixin, current_user, login_user, logout_user
+
+from portal.accounts import sessions
+from portal.accounts.models import CLIENT_KIND, STAFF_KIND, ClientAccount, StaffUser
+from portal.accounts.service import security_settings
+from portal.accounts.totp import SecretBox
+from portal.audit.service import Origin
+from portal.clock import utcnow
+from portal.extensions import db, login_manager
+
+ACCOUNT_MODELS = {STAFF_KIND: StaffUser, CLIENT_KIND: ClientAccount}
+
+
+class Principal(UserMixin):
+    """A signed-in account together with the session record that vouches for it."""
+
+    def __init__(self, account: StaffUser | ClientAccount, token: str) -> None:
+        self.account = account
+        self.token = token
+
+    def get_id(self) -> str:
+        return f"{self.account.kind}:{self.token}"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.account.kind == STAFF_KIND
+
+    @property
+    def is_client(self) -> bool:
+        return self.account.kind == CLIENT_KIND
+
+
+@login_manager.user_loader
+def _load_principal(user_id: str) -> Principal | None:
+    kind, _, token = user_id.partition(":")
+    model = ACCOUNT_MODELS.get(kind)
+    if model is None or not token:
+        return None
+    now = utcnow()
+    record = sessions.find(db.session, token)
+    if record is None or record.account_kind != kind:
+        return None
+    settings = security_settings(db.session, record.business_id)
+    if not sessions.is_live(record, now, timedelta(minutes=settings.idle_timeout_minutes)):
+        return None
+    account = db.session.get(model, record.account_id)
+    if account is None or not account.active:
+        return None
+    if sessions.needs_touch(record, now):
+        _touch(record.id, now)
+    return Principal(account, token)
+
+
+def _touch(record_id: int, now) -> None:
+    """Note the activity; a read-only request writes in its own short transaction."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        with db.writer() as writer, writer.begin():
+            sessions.touch(writer, record_id, now)
+    else:
+        sessions.touch(db.session, record_id, now)
+
+
+def origin() -> Origin:
+    return Origin(
+        ip_address=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", "")[:300],
+    )
+
+
+def secret_box() -> SecretBox:
+    config = current_app.config
+    return SecretBox(config.get("ENCRYPTION_KEY") or config["SECRET_KEY"])
+
+
+def sign_in(account: StaffUser | ClientAccount) -> str:
+    """Start a fresh session for ``account``: a new record, a new cookie, nothing carried over."""
+    session.clear()
+    token = sessions.start(
+        db.session,
+        account,
+        utcnow(),
+        ip_address=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    login_user(Principal(account, token))
+    return token
+
+
+def sign_out() -> None:
+    if current_user.is_authenticated:
+        sessions.end(db.session, current_user.token, utcnow())
+    logout_user()
+    session.clear()
+
+
+def current_staff() -> StaffUser | None:
+    if current_user.is_authenticated and current_user.is_staff:
+        return current_user.account
+    return None
+
+
+def current_client_account() -> ClientAccount | None:
+    if current_user.is_authenticated and current_user.is_client:
+        return current_user.account
+    return None
+
+
+def current_token() -> str | None:
+    return current_user.token if current_user.is_authenticated else None
+
+
+def staff_required(view):
+    """The view needs a signed-in staff user who has done what the rules demand first."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = current_staff()
+        if user is None:
+            return redirect(url_for("staff_auth.login", next=request.full_path.rstrip("?")))
+        g.staff = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def owner_required(view):
+    @wraps(view)
+    @staff_required
+    def wrapper(*args, **kwargs):
+        if not g.staff.is_owner:
+            abort(403, description="Only the business owner can open this page.")
+        return view(*args, **kwargs)
+
+    return wrapper

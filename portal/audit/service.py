@@ -1,0 +1,104 @@
+"""Recording and reading audit events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.audit.models import AuditEvent
+
+SIGNIN_SUCCESS = "signin.success"
+SIGNIN_FAILURE = "signin.failure"
+SIGNOUT = "signout"
+ACCOUNT_LOCKED = "account.locked"
+ACCOUNT_UNLOCKED = "account.unlocked"
+PASSWORD_CHANGED = "password.changed"  # noqa: S105 (an event name)
+PASSWORD_RESET_REQUESTED = "password.reset_requested"  # noqa: S105 (an event name)
+PASSWORD_RESET = "password.reset"  # noqa: S105 (an event name)
+TWO_FACTOR_ENROLLED = "2fa.enrolled"
+TWO_FACTOR_RESET = "2fa.reset"
+TWO_FACTOR_FAILURE = "2fa.failure"
+RECOVERY_CODE_USED = "2fa.recovery_code_used"
+SETTINGS_CHANGED = "settings.changed"
+STAFF_INVITED = "staff.invited"
+STAFF_CREATED = "staff.created"
+CLIENT_SIGNED_UP = "client.signed_up"
+
+KINDS = (
+    SIGNIN_SUCCESS,
+    SIGNIN_FAILURE,
+    SIGNOUT,
+    ACCOUNT_LOCKED,
+    ACCOUNT_UNLOCKED,
+    PASSWORD_CHANGED,
+    PASSWORD_RESET_REQUESTED,
+    PASSWORD_RESET,
+    TWO_FACTOR_ENROLLED,
+    TWO_FACTOR_RESET,
+    TWO_FACTOR_FAILURE,
+    RECOVERY_CODE_USED,
+    SETTINGS_CHANGED,
+    STAFF_INVITED,
+    STAFF_CREATED,
+    CLIENT_SIGNED_UP,
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, for the record."""
+
+    ip_address: str = ""
+    user_agent: str = ""
+
+
+SYSTEM = Origin()
+
+
+def record(
+    session: Session,
+    kind: str,
+    now: datetime,
+    *,
+    business_id: int | None,
+    actor=None,
+    actor_kind: str | None = None,
+    actor_label: str = "",
+    origin: Origin = SYSTEM,
+    **details,
+) -> AuditEvent:
+    """Add an audit event; ``actor`` is a StaffUser or ClientAccount when known."""
+    event = AuditEvent(
+        business_id=business_id,
+        created_at=now,
+        kind=kind,
+        actor_kind=actor_kind or (actor.kind if actor is not None else "anonymous"),
+        actor_id=actor.id if actor is not None else None,
+        actor_label=actor_label or (actor.email if actor is not None else ""),
+        ip_address=origin.ip_address[:45],
+        user_agent=origin.user_agent[:300],
+        details=details,
+    )
+    session.add(event)
+    return event
+
+
+def events_for(
+    session: Session,
+    business_id: int,
+    *,
+    kind: str | None = None,
+    actor_label: str | None = None,
+    limit: int = 200,
+) -> list[AuditEvent]:
+    """The business's events, newest first, optionally filtered."""
+    query = select(AuditEvent).where(AuditEvent.business_id == business_id)
+    if kind:
+        query = query.where(AuditEvent.kind == kind)
+    if actor_label:
+        query = query.where(AuditEvent.actor_label == actor_label)
+    query = query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)
+    return list(session.scalars(query))

@@ -1,0 +1,1 @@
+"""The staff area: what signed-in staff and owners see under /staff/."""

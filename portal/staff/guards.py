@@ -1,0 +1,27 @@
+"""Steps a signed-in staff user must take before any other staff page."""
+
+from __future__ import annotations
+
+from flask import redirect, request, url_for
+
+from portal.accounts.current import current_staff
+from portal.accounts.service import security_settings
+from portal.extensions import db
+
+#: Pages that stay open while a required step is pending.
+ALWAYS_OPEN = {"staff_auth.logout", "static"}
+
+
+def pending_step_redirect():
+    """Send a user who must change the password or enrol in 2FA to that page first."""
+    user = current_staff()
+    if user is None or request.endpoint in ALWAYS_OPEN:
+        return None
+    if user.must_change_password:
+        if request.endpoint != "staff_auth.change_password":
+            return redirect(url_for("staff_auth.change_password"))
+        return None
+    must_enrol = not user.has_2fa and security_settings(db.session, user.business_id).require_2fa
+    if must_enrol and request.endpoint != "staff_auth.enrol_2fa":
+        return redirect(url_for("staff_auth.enrol_2fa"))
+    return None
