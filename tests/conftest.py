@@ -44,6 +44,8 @@ def app_env(tmp_path, migrated_template, monkeypatch):
         "PORTAL_DATABASE_URL": f"sqlite:///{db_path}",
         "PORTAL_BASE_URL": "http://portal.test",
         "PORTAL_BOOKING_RATE_LIMIT": "1000 per minute",
+        "PORTAL_SIGNIN_RATE_LIMIT": "1000 per minute",
+        "PORTAL_SIGNIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
     }
     for name in [n for n in list(__import__("os").environ) if n.startswith("PORTAL_")]:
         monkeypatch.delenv(name)
@@ -112,3 +114,33 @@ def csrf_token(html: str) -> str:
 def outbox(app) -> list[Path]:
     folder = Path(app.config["OUTBOX_PATH"])
     return sorted(folder.glob("*.eml")) if folder.exists() else []
+
+
+OWNER_EMAIL = "owner@salon.example"
+OWNER_PASSWORD = "plum orchard lantern 42"
+
+
+@pytest.fixture
+def owner(session, salon):
+    """The salon's owner, with a password that meets the default rules."""
+    from portal.accounts.service import create_staff_user
+
+    user = create_staff_user(
+        session,
+        salon.business,
+        email=OWNER_EMAIL,
+        password=OWNER_PASSWORD,
+        role="owner",
+        name="Olivia Owner",
+    )
+    session.commit()
+    return user
+
+
+def sign_in(client, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD):
+    """Post the staff sign-in form; return the response."""
+    page = client.get("/staff/login")
+    return client.post(
+        "/staff/login",
+        data={"csrf_token": csrf_token(page.text), "email": email, "password": password},
+    )

@@ -59,7 +59,3 @@ class BookingDetailsForm(FlaskForm):
     def validate_accept_policy(self, field) -> None:
         if self.policy_required and not field.data:
             raise ValidationError("Please accept the cancellation policy to book.")
-
-
-class CancelForm(FlaskForm):
-    """A confirm button: no fields, but CSRF-protected."""

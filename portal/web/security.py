@@ -1,8 +1,13 @@
 """Security headers (flask-talisman) and the settings behind them."""
 
-from flask import Flask, current_app, request
+from functools import wraps
 
-from portal.extensions import talisman
+from flask import Flask, current_app, request
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+
+from portal.db import SAFE_METHODS
+from portal.extensions import csrf, talisman
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -21,9 +26,24 @@ ONE_YEAR = 365 * 24 * 3600
 
 
 def no_referrer(view):
-    """Mark a view whose URL holds a secret: browsers must not send it on as a referrer."""
-    view.referrer_policy = "no-referrer"
-    return view
+    """For views whose URL holds a secret: browsers must not pass it on as a referrer.
+
+    Their forms then post without a Referer, which Flask-WTF's strict HTTPS
+    check refuses; so these views check the CSRF token alone (SameSite
+    cookies still stop cross-site posts).
+    """
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if request.method not in SAFE_METHODS:
+            try:
+                validate_csrf(request.form.get("csrf_token"))
+            except ValidationError as error:
+                raise CSRFError(error.args[0]) from error
+        return view(*args, **kwargs)
+
+    checked.referrer_policy = "no-referrer"
+    return csrf.exempt(checked)
 
 
 def _apply_view_referrer_policy(response):
