@@ -47,7 +47,7 @@ SQLITE_BEGIN_OPTION = "sqlite_begin"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
     """WAL, foreign keys, a busy timeout, and transactions whose BEGIN we control.
 
     pysqlite's own transaction handling defers BEGIN and cannot take the write
@@ -59,7 +59,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -71,11 +71,15 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url`` with the settings Portal relies on."""
+def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
+    """Create an engine for ``url`` with the settings Portal relies on.
+
+    ``foreign_keys=False`` is for migrations only: SQLite alters a table by
+    copying it, which would trip over the references to it.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, foreign_keys=foreign_keys)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

@@ -9,7 +9,7 @@ from portal.accounts.models import (
     UserSession,
 )
 from portal.audit.models import AuditEvent
-from portal.booking.models import Booking, BookingConsent, Client
+from portal.booking.models import Booking, BookingConsent, BookingEvent, Client
 from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
 from portal.db import Base
@@ -25,6 +25,7 @@ __all__ = [
     "Base",
     "Booking",
     "BookingConsent",
+    "BookingEvent",
     "Business",
     "CancellationPolicyVersion",
     "Client",

@@ -23,6 +23,7 @@ from portal.policies.models import CancellationPolicyVersion, TermsVersion
 CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
 PENDING = "pending"
+DECLINED = "declined"
 #: Statuses that hold a provider's time.
 ACTIVE_STATUSES = (CONFIRMED, PENDING)
 
@@ -37,6 +38,8 @@ class Client(Base):
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(40), default="")
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocked_reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -51,7 +54,9 @@ class Booking(Base):
     __tablename__ = "bookings"
     __table_args__ = (
         CheckConstraint("start_at < end_at AND end_at <= occupied_until", name="times"),
-        CheckConstraint("status IN ('confirmed', 'cancelled', 'pending')", name="status"),
+        CheckConstraint(
+            "status IN ('confirmed', 'cancelled', 'pending', 'declined')", name="status"
+        ),
         Index("ix_bookings_provider_start", "provider_id", "start_at"),
         Index("ix_bookings_business_start", "business_id", "start_at"),
     )
@@ -73,6 +78,14 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by: Mapped[str | None] = mapped_column(String(16))
+    cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+    #: "client" when booked through the portal, "staff" when staff booked it.
+    created_by: Mapped[str] = mapped_column(String(16), default="client")
+    #: The address the booking was made from (for per-address booking limits).
+    ip_address: Mapped[str] = mapped_column(String(45), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rescheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    no_show: Mapped[bool] = mapped_column(Boolean, default=False)
 
     client: Mapped[Client] = relationship()
     service: Mapped[Service] = relationship()
@@ -98,7 +111,22 @@ class Booking(Base):
 
     def can_cancel(self, now: datetime) -> bool:
         deadline = self.cancel_deadline()
-        return not self.is_cancelled and deadline is not None and now < deadline
+        return self.is_active and deadline is not None and now < deadline
+
+    def reschedule_deadline(self) -> datetime | None:
+        """The last instant the client may move the booking; None if the policy forbids it."""
+        if self.policy_version is None:
+            return self.start_at
+        return self.policy_version.reschedule_deadline(self.start_at)
+
+    def can_reschedule(self, now: datetime) -> bool:
+        deadline = self.reschedule_deadline()
+        return self.is_active and deadline is not None and now < deadline
+
+    @property
+    def is_active(self) -> bool:
+        """Holds the provider's time: confirmed or waiting for approval."""
+        return self.status in ACTIVE_STATUSES
 
 
 class BookingConsent(Base):
@@ -129,3 +157,25 @@ class BookingConsent(Base):
     booking: Mapped[Booking] = relationship(back_populates="consents")
     terms_version: Mapped[TermsVersion | None] = relationship()
     policy_version: Mapped[CancellationPolicyVersion | None] = relationship()
+
+
+LATE_CANCEL_REFUSED = "late_cancel_refused"
+LATE_RESCHEDULE_REFUSED = "late_reschedule_refused"
+NO_SHOW = "no_show"
+
+
+class BookingEvent(Base):
+    """Something that happened to a booking that the business counts (chart, auto-block)."""
+
+    __tablename__ = "booking_events"
+    __table_args__ = (
+        Index("ix_booking_events_business_created", "business_id", "created_at"),
+        Index("ix_booking_events_client_kind", "client_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
@@ -26,11 +26,24 @@ class Business(Base):
     slot_step_minutes: Mapped[int] = mapped_column(Integer, default=15)
     terms_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     cancellation_policy_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: New client bookings wait as "pending" until staff approve them.
+    approve_bookings: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Future bookings one client e-mail, or one address, may hold (0: no limit).
+    max_future_bookings_per_client: Mapped[int] = mapped_column(Integer, default=5)
+    max_future_bookings_per_address: Mapped[int] = mapped_column(Integer, default=10)
+    #: Block a client after this many late cancellation attempts or no-shows (0: never).
+    auto_block_after: Mapped[int] = mapped_column(Integer, default=0)
+    #: Origins allowed to frame the public pages, one per line ("https://example.com").
+    embed_origins: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def allowed_embed_origins(self) -> list[str]:
+        return [line.strip() for line in self.embed_origins.splitlines() if line.strip()]
 
     def local(self, instant: datetime) -> datetime:
         """The instant as wall-clock time in the business's timezone."""

@@ -32,6 +32,10 @@ class CancellationPolicyVersion(Base):
         UniqueConstraint("business_id", "version"),
         CheckConstraint("cancel_mode IN ('any_time', 'until', 'never')", name="cancel_mode"),
         CheckConstraint("cancel_notice_minutes >= 0", name="cancel_notice"),
+        CheckConstraint(
+            "reschedule_mode IN ('any_time', 'until', 'never')", name="reschedule_mode"
+        ),
+        CheckConstraint("reschedule_notice_minutes >= 0", name="reschedule_notice"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +45,11 @@ class CancellationPolicyVersion(Base):
     body: Mapped[str] = mapped_column(Text)
     cancel_mode: Mapped[str] = mapped_column(String(16), default=CANCEL_UNTIL)
     cancel_notice_minutes: Mapped[int] = mapped_column(Integer, default=24 * 60)
+    reschedule_mode: Mapped[str] = mapped_column(String(16), default=CANCEL_UNTIL)
+    reschedule_notice_minutes: Mapped[int] = mapped_column(Integer, default=24 * 60)
+    prepayment: Mapped[str] = mapped_column(Text, default="")
+    refunds: Mapped[str] = mapped_column(Text, default="")
+    rebooking: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def cancel_deadline(self, start: datetime) -> datetime | None:
@@ -48,8 +57,16 @@ class CancellationPolicyVersion(Base):
 
         None means clients may not cancel at all.
         """
-        if self.cancel_mode == CANCEL_NEVER:
-            return None
-        if self.cancel_mode == CANCEL_ANY_TIME:
-            return start
-        return start - timedelta(minutes=self.cancel_notice_minutes)
+        return _deadline(self.cancel_mode, self.cancel_notice_minutes, start)
+
+    def reschedule_deadline(self, start: datetime) -> datetime | None:
+        """The last instant a client may move a booking starting at ``start``; None: never."""
+        return _deadline(self.reschedule_mode, self.reschedule_notice_minutes, start)
+
+
+def _deadline(mode: str, notice_minutes: int, start: datetime) -> datetime | None:
+    if mode == CANCEL_NEVER:
+        return None
+    if mode == CANCEL_ANY_TIME:
+        return start
+    return start - timedelta(minutes=notice_minutes)
