@@ -9,9 +9,19 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import ClientAccount
 from portal.accounts.passwords import hash_password
-from portal.accounts.service import check_new_password, normalise_email
+from portal.accounts.service import check_new_password, normalise_email, security_settings
 from portal.booking.models import Booking, Client
 from portal.businesses.models import Business
+
+
+def accounts_enabled(session: Session, business: Business) -> bool:
+    """Whether the owner lets clients create accounts ("clients may create accounts")."""
+    return security_settings(session, business.id).client_accounts_enabled
+
+
+def client_of(session: Session, account: ClientAccount) -> Client:
+    """The client record an account books as."""
+    return session.get(Client, account.client_id)
 
 
 def find_client_account(session: Session, business: Business, email: str) -> ClientAccount | None:
@@ -35,6 +45,8 @@ def sign_up(
     check_new_password(session, business, email, password)
     account = find_client_account(session, business, email)
     if account is not None and account.email_verified_at is not None:
+        # Hash anyway: a new sign-up must not be told apart by how long it takes.
+        hash_password(password)
         return account, False
     client = session.scalars(
         select(Client).where(Client.business_id == business.id, Client.email == email)

@@ -113,6 +113,20 @@ def current_client_account() -> ClientAccount | None:
     return None
 
 
+def signed_in_client(business) -> ClientAccount | None:
+    """The client account signed in at ``business``, while the business offers accounts.
+
+    An account belongs to one business: signed in at one, a client is a guest
+    at every other.
+    """
+    account = current_client_account()
+    if account is None or account.business_id != business.id:
+        return None
+    if not security_settings(db.session, business.id).client_accounts_enabled:
+        return None
+    return account
+
+
 def current_token() -> str | None:
     return current_user.token if current_user.is_authenticated else None
 

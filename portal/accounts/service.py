@@ -6,7 +6,6 @@ errors the views turn into messages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -399,38 +398,18 @@ def unlock_account(session: Session, owner: StaffUser, account, now: datetime, o
     session.flush()
 
 
-@dataclass(frozen=True)
-class SettingsChange:
-    field: str
-    before: object
-    after: object
-
-
 def save_security_settings(
     session: Session, owner: StaffUser, values: dict, now: datetime, origin: Origin
-) -> list[SettingsChange]:
-    """Apply the owner's new settings; audit each change."""
+) -> dict[str, list]:
+    """Apply the owner's new settings; audit the changes with old and new values."""
     if not owner.is_owner:
         raise AccountError("Only the business owner can change security settings.")
     settings = session.get(SecuritySettings, owner.business_id)
     if settings is None:
         settings = SecuritySettings.defaults(owner.business_id)
         session.add(settings)
-    changes = []
-    for field in SecuritySettings.EDITABLE:
-        if field in values and getattr(settings, field) != values[field]:
-            changes.append(SettingsChange(field, getattr(settings, field), values[field]))
-            setattr(settings, field, values[field])
-    if changes:
-        audit.record(
-            session,
-            audit.SETTINGS_CHANGED,
-            now,
-            business_id=owner.business_id,
-            actor=owner,
-            origin=origin,
-            changes={c.field: [c.before, c.after] for c in changes},
-        )
+    changes = audit.apply_changes(settings, values, SecuritySettings.EDITABLE)
+    audit.record_changes(session, owner, now, origin, "security", changes)
     session.flush()
     return changes
 

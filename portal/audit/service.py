@@ -86,6 +86,41 @@ def record(
     return event
 
 
+def apply_changes(target, values: dict, fields) -> dict[str, list]:
+    """Set ``fields`` of ``target`` from ``values``; return {field: [old, new]} of real changes."""
+    changes = {}
+    for field in fields:
+        if field in values and getattr(target, field) != values[field]:
+            changes[field] = [_plain(getattr(target, field)), _plain(values[field])]
+            setattr(target, field, values[field])
+    return changes
+
+
+def record_changes(
+    session: Session, actor, now: datetime, origin: Origin, area: str, changes: dict
+) -> AuditEvent | None:
+    """One ``settings.changed`` event listing old and new values, if anything changed."""
+    if not changes:
+        return None
+    return record(
+        session,
+        SETTINGS_CHANGED,
+        now,
+        business_id=actor.business_id,
+        actor=actor,
+        origin=origin,
+        area=area,
+        changes=changes,
+    )
+
+
+def _plain(value):
+    """A JSON-friendly form of a setting's value."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
 def events_for(
     session: Session,
     business_id: int,

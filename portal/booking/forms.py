@@ -34,10 +34,20 @@ class BookingDetailsForm(FlaskForm):
     accept_terms = BooleanField("I accept the terms and conditions")
     accept_policy = BooleanField("I have read and accept the cancellation policy")
 
-    def __init__(self, *args, terms_required: bool, policy_required: bool, **kwargs) -> None:
+    def __init__(
+        self, *args, terms_required: bool, policy_required: bool, account_client=None, **kwargs
+    ) -> None:
+        """``account_client``: the client record of a signed-in account, or None for a guest."""
         super().__init__(*args, **kwargs)
         self.terms_required = terms_required
         self.policy_required = policy_required
+        #: A signed-in client books with their account's address, whatever the form says.
+        self.fixed_email = account_client.email if account_client is not None else None
+        if account_client is not None:
+            if not self.is_submitted():
+                self.name.data = account_client.name
+                self.phone.data = account_client.phone
+            self.email.data = self.fixed_email
 
     def validate_name(self, field) -> None:
         field.data = " ".join(field.data.split())

@@ -72,11 +72,19 @@ def bookable_providers(session: Session, business: Business, service: Service) -
     return [p for p in service.providers if p.active and p.business_id == business.id]
 
 
-def _find_or_add_client(session: Session, business: Business, details: ClientDetails) -> Client:
-    email = details.email.strip().lower()
-    client = session.scalars(
-        select(Client).where(Client.business_id == business.id, Client.email == email)
-    ).first()
+def _find_or_add_client(
+    session: Session, business: Business, details: ClientDetails, known: Client | None = None
+) -> Client:
+    """``known`` (a signed-in account's client) or the client of ``details.email``."""
+    if known is not None:
+        if known.business_id != business.id:
+            raise ValueError("a client books only at their own business")
+        client = known
+    else:
+        email = details.email.strip().lower()
+        client = session.scalars(
+            select(Client).where(Client.business_id == business.id, Client.email == email)
+        ).first()
     if client is None:
         client = Client(
             business_id=business.id, name=details.name, email=email, phone=details.phone
@@ -120,8 +128,13 @@ def book(
     details: ClientDetails,
     consents: Consents,
     now: datetime,
+    *,
+    client: Client | None = None,
 ) -> tuple[Booking, str]:
     """Book ``service`` at ``start`` with ``provider`` (None: any free provider).
+
+    ``client`` is the client a signed-in account books as; without it the
+    booking belongs to the client of ``details.email``, added if new.
 
     Must run in a transaction that holds the write lock (see
     ``Database.session``): the overlap check and the insert happen under it,
@@ -161,7 +174,7 @@ def book(
     token, token_hash = new_manage_token()
     booking = Booking(
         business_id=business.id,
-        client=_find_or_add_client(session, business, details),
+        client=_find_or_add_client(session, business, details, client),
         service_id=service.id,
         provider_id=chosen.id,
         start_at=start,

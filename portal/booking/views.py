@@ -14,15 +14,16 @@ from flask import (
 )
 from sqlalchemy import select
 
+from portal.accounts.clients import accounts_enabled, client_of
+from portal.accounts.current import signed_in_client
+from portal.booking import mailing
 from portal.booking import service as booking_service
 from portal.booking.availability import BookingWindow, free_slots, slots_on
 from portal.booking.forms import BookingDetailsForm
-from portal.booking.notifications import cancellation_email, confirmation_email
 from portal.booking.params import parse_day, parse_start, provider_choice, service_or_404
 from portal.catalog.models import Service
 from portal.clock import utcnow
 from portal.extensions import db, limiter
-from portal.mail.outbox import queue_mail
 from portal.policies.service import current_policy, current_terms
 from portal.web.forms import EmptyForm
 from portal.web.security import no_referrer
@@ -41,14 +42,6 @@ def _booking_rate_limit() -> str:
     return current_app.config["BOOKING_RATE_LIMIT"]
 
 
-def _manage_url(token: str) -> str:
-    return current_app.config["BASE_URL"] + url_for("booking.manage", token=token)
-
-
-def _send(message) -> None:
-    queue_mail(db.session, current_app.extensions["portal_mail"], message)
-
-
 @blueprint.get("/")
 def list_services():
     business = current_business()
@@ -57,7 +50,14 @@ def list_services():
         .where(Service.business_id == business.id, Service.active)
         .order_by(Service.position, Service.name)
     ).all()
-    return render_template("booking/services.html", business=business, services=services)
+    return render_template(
+        "booking/services.html",
+        business=business,
+        services=services,
+        accounts_enabled=accounts_enabled(db.session, business),
+        account=signed_in_client(business),
+        form=EmptyForm(),
+    )
 
 
 @blueprint.get("/services/<int:service_id>")
@@ -108,7 +108,13 @@ def confirm(service_id: int):
     now = utcnow()
     terms = current_terms(db.session, business) if business.terms_enabled else None
     policy = current_policy(db.session, business) if business.cancellation_policy_enabled else None
-    form = BookingDetailsForm(terms_required=terms is not None, policy_required=policy is not None)
+    account = signed_in_client(business)
+    account_client = client_of(db.session, account) if account is not None else None
+    form = BookingDetailsForm(
+        terms_required=terms is not None,
+        policy_required=policy is not None,
+        account_client=account_client,
+    )
     context = dict(
         business=business,
         service=service,
@@ -118,6 +124,7 @@ def confirm(service_id: int):
         terms=terms,
         policy=policy,
         form=form,
+        account=account,
     )
     if request.method == "GET":
         _ensure_slot_free(business, service, provider, providers, start, now)
@@ -133,16 +140,22 @@ def confirm(service_id: int):
     )
     try:
         booking, token = booking_service.book(
-            db.session, business, service, provider, start, details, consents, now
+            db.session,
+            business,
+            service,
+            provider,
+            start,
+            details,
+            consents,
+            now,
+            client=account_client,
         )
     except booking_service.SlotTaken:
         db.session.rollback()
         return _slot_taken_page(business, service, provider_value, start)
     except booking_service.SlotUnavailable:
         abort(400, description="That time cannot be booked. Please pick a time from the list.")
-    _send(
-        confirmation_email(business, booking, _manage_url(token), current_app.config["MAIL_FROM"])
-    )
+    mailing.send_confirmation(business, booking, token)
     db.commit()
     flash("confirmed")
     return redirect(url_for("booking.manage", token=token), code=303)
@@ -199,9 +212,7 @@ def cancel(token: str):
     except booking_service.AlreadyCancelled:
         db.session.rollback()
         return _render_manage(business, booking, token, refused="already"), 409
-    _send(
-        cancellation_email(business, booking, _manage_url(token), current_app.config["MAIL_FROM"])
-    )
+    mailing.send_cancellation(business, booking, mailing.manage_url(token))
     db.commit()
     flash("cancelled")
     return redirect(url_for("booking.manage", token=token), code=303)
