@@ -56,7 +56,12 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.client_views import blueprint as client_accounts
     from portal.accounts.staff_views import blueprint as staff_auth
     from portal.booking.views import blueprint as booking
+    from portal.catalog.views import blueprint as catalog
+    from portal.clients.views import blueprint as clients
+    from portal.embedding.views import blueprint as embedding
+    from portal.policies.admin_views import blueprint as policies_admin
     from portal.policies.views import blueprint as policies
+    from portal.schedule.views import blueprint as schedule
     from portal.staff.views import blueprint as staff
     from portal.web.errors import register_error_handlers
     from portal.web.health import blueprint as health
@@ -66,6 +71,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(policies)
     app.register_blueprint(staff_auth)
     app.register_blueprint(staff)
+    app.register_blueprint(schedule)
+    app.register_blueprint(catalog)
+    app.register_blueprint(clients)
+    app.register_blueprint(embedding)
+    app.register_blueprint(policies_admin)
     app.register_blueprint(client_accounts)
     register_error_handlers(app)
 

@@ -18,21 +18,19 @@ from portal.policies.service import publish_policy, publish_terms
 DEMO_SLUG = "demo"
 DEMO_OWNER_EMAIL = "owner@demo.example"
 
-TERMS = """These terms apply to every appointment booked through this portal.
-
-Please arrive a few minutes early. If you are more than 15 minutes late we may need to shorten or rebook your appointment.
-
-We store your name, e-mail address and phone number to manage your bookings and delete them when they are no longer needed."""
+TERMS = """<p>These terms apply to every appointment booked through this portal.</p>
+<p>Please arrive a few minutes early. If you are more than 15 minutes late we may need to shorten or rebook your appointment.</p>
+<p>We store your name, e-mail address and phone number to manage your bookings and delete them when they are no longer needed.</p>"""
 
 POLICY_SUMMARY = "Free cancellation up to 24 hours before your appointment. Later cancellations are not possible online."
 
-POLICY_BODY = """You can cancel free of charge until 24 hours before your appointment, using the link in your confirmation e-mail.
+POLICY_BODY = """<p>You can cancel or move your appointment free of charge until 24 hours before it starts, using the link in your confirmation e-mail.</p>"""
 
-Prepayment: none is required; you pay at the salon after your appointment.
+POLICY_PREPAYMENT = """<p>None is required: you pay at the salon after your appointment.</p>"""
 
-Refunds: as nothing is paid in advance, there is nothing to refund. Vouchers used for a cancelled booking stay valid.
+POLICY_REFUNDS = """<p>As nothing is paid in advance, there is nothing to refund. Vouchers used for a cancelled booking stay valid.</p>"""
 
-Rebooking: after a cancellation you are welcome to book a new time at once. Within 24 hours of the start, please call us; missed appointments may be charged at 50 % of the price."""
+POLICY_REBOOKING = """<p>After a cancellation you are welcome to book a new time at once. Within 24 hours of the start, please call us; <strong>missed appointments may be charged at 50 % of the price</strong>.</p>"""
 
 
 @dataclass(frozen=True)
@@ -108,6 +106,11 @@ def load_demo(session: Session, today: date, owner_password: str | None = None) 
         body=POLICY_BODY,
         cancel_mode="until",
         cancel_notice_minutes=24 * 60,
+        reschedule_mode="until",
+        reschedule_notice_minutes=24 * 60,
+        prepayment=POLICY_PREPAYMENT,
+        refunds=POLICY_REFUNDS,
+        rebooking=POLICY_REBOOKING,
     )
     password = owner_password or secrets.token_urlsafe(12)
     # PORTAL_DEMO_PASSWORD is the operator's choice; the rules apply from the next change on.

@@ -5,12 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from portal.accounts import clients, limits, service, tokens
-from portal.accounts.current import current_client_account, origin, sign_in, sign_out
+from portal.accounts.current import origin, sign_in, sign_out, signed_in_client
 from portal.accounts.forms import ResetRequestForm, SetPasswordForm, SignInForm, SignUpForm
 from portal.accounts.models import CLIENT_KIND, RESET, VERIFY, ClientAccount
 from portal.accounts.notifications import absolute_url, send_account_mail
 from portal.audit import service as audit
+from portal.booking import mailing
 from portal.booking import service as booking_service
+from portal.booking.models import LATE_CANCEL_REFUSED
+from portal.clients.service import note_client_event
 from portal.clock import utcnow
 from portal.extensions import db, limiter
 from portal.web.forms import EmptyForm
@@ -30,7 +33,7 @@ VERIFY_LIFETIME = tokens.INVITE_LIFETIME
 @blueprint.before_request
 def _accounts_must_be_enabled():
     business = current_business()
-    if not service.security_settings(db.session, business.id).client_accounts_enabled:
+    if not clients.accounts_enabled(db.session, business):
         abort(
             404,
             description=f"{business.name} does not offer client accounts. You can book without one.",
@@ -38,10 +41,7 @@ def _accounts_must_be_enabled():
 
 
 def _signed_in_here() -> ClientAccount | None:
-    account = current_client_account()
-    if account is not None and account.business_id == current_business().id:
-        return account
-    return None
+    return signed_in_client(current_business())
 
 
 @blueprint.route("/signup", methods=["GET", "POST"])
@@ -193,6 +193,10 @@ def bookings():
     account = _signed_in_here()
     if account is None:
         return redirect(url_for("client_accounts.login"))
+    return _render_bookings(business, account)
+
+
+def _render_bookings(business, account: ClientAccount, refused=None) -> str:
     return render_template(
         "accounts/client_bookings.html",
         business=business,
@@ -200,14 +204,12 @@ def bookings():
         bookings=clients.bookings_of(db.session, account),
         now=utcnow(),
         form=EmptyForm(),
+        refused=refused,
     )
 
 
 @blueprint.post("/bookings/<int:booking_id>/cancel")
 def cancel_booking(booking_id: int):
-    from portal.booking.notifications import cancellation_email
-    from portal.mail.outbox import queue_mail
-
     business = current_business()
     account = _signed_in_here()
     if account is None:
@@ -222,32 +224,17 @@ def cancel_booking(booking_id: int):
         booking_service.cancel_by_client(db.session, booking, now)
     except booking_service.CancellationTooLate:
         db.session.rollback()
-        flash("late")
-        return render_template(
-            "accounts/client_bookings.html",
-            business=business,
-            account=account,
-            bookings=clients.bookings_of(db.session, account),
-            now=now,
-            form=EmptyForm(),
-            refused=booking,
-        ), 409
+        # Counted for the chart and the auto-block rule, which may block the client.
+        note_client_event(
+            db.session, business, booking.client_id, LATE_CANCEL_REFUSED, booking.id, now
+        )
+        db.commit()
+        return _render_bookings(business, account, refused=booking), 409
     except booking_service.AlreadyCancelled:
         db.session.rollback()
         flash("That booking was already cancelled.")
         return redirect(url_for("client_accounts.bookings"))
-    from flask import current_app
-
-    queue_mail(
-        db.session,
-        current_app.extensions["portal_mail"],
-        cancellation_email(
-            business,
-            booking,
-            absolute_url(url_for("client_accounts.bookings")),
-            current_app.config["MAIL_FROM"],
-        ),
-    )
+    mailing.send_cancellation(business, booking, absolute_url(url_for("client_accounts.bookings")))
     db.commit()
     flash("Your booking is cancelled.")
     return redirect(url_for("client_accounts.bookings"))

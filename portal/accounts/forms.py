@@ -9,6 +9,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TelField,
@@ -88,7 +89,9 @@ class ChangePasswordForm(FlaskForm):
 class InviteForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Please enter a name."), Length(max=200)])
     email = EmailField("E-mail", validators=EMAIL_VALIDATORS)
-    role = SelectField("Role", choices=[("staff", "Staff"), ("owner", "Owner")])
+    role = SelectField(
+        "Role", choices=[SelectChoice("staff", "Staff"), SelectChoice("owner", "Owner")]
+    )
 
 
 class ConfirmWithPasswordForm(FlaskForm):
@@ -121,11 +124,11 @@ class SecuritySettingsForm(FlaskForm):
         "Minimum strength (zxcvbn score)",
         coerce=int,
         choices=[
-            (0, "0 – no strength check"),
-            (1, "1 – weak"),
-            (2, "2 – fair (recommended)"),
-            (3, "3 – strong"),
-            (4, "4 – very strong"),
+            SelectChoice(0, "0 – no strength check"),
+            SelectChoice(1, "1 – weak"),
+            SelectChoice(2, "2 – fair (recommended)"),
+            SelectChoice(3, "3 – strong"),
+            SelectChoice(4, "4 – very strong"),
         ],
     )
     lockout_attempts = IntegerField(
@@ -138,8 +141,10 @@ class SecuritySettingsForm(FlaskForm):
     lockout_mode = RadioField(
         "After that",
         choices=[
-            ("timed", "Lock for a time (doubling on each repeated lock, at most a day)"),
-            ("until_unlocked", "Lock until an owner unlocks the account"),
+            SelectChoice(
+                "timed", "Lock for a time (doubling on each repeated lock, at most a day)"
+            ),
+            SelectChoice("until_unlocked", "Lock until an owner unlocks the account"),
         ],
     )
     lockout_minutes = IntegerField(

@@ -10,8 +10,9 @@ from portal.accounts.passwords import normalise
 
 ABSOLUTE_MIN_LENGTH = 8
 MAX_LENGTH = 1024
-#: zxcvbn's cost grows with length; a password this long is strong by length alone.
-STRENGTH_SAMPLE = 100
+#: zxcvbn's cost grows with length and it refuses more than 72 characters; a
+#: password this long is strong by length alone.
+STRENGTH_SAMPLE = 72
 STRENGTH_WORDS = ("very weak", "weak", "fair", "strong", "very strong")
 
 

@@ -172,7 +172,10 @@ def authenticate(
         session.flush()
         raise SignInFailed(account, just_locked=just_locked)
 
-    lockout.register_success(account)
+    if not account.has_2fa:
+        # With 2FA the count is cleared only once the code is right too: re-entering
+        # the password must not buy more guesses at the code.
+        lockout.register_success(account)
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
     business = session.get(Business, account.business_id)
@@ -233,7 +236,7 @@ def verify_second_factor(
             business_id=user.business_id,
             actor=user,
             origin=origin,
-            remaining=remaining_recovery_codes(session, user) - 1,
+            remaining=remaining_recovery_codes(session, user),
         )
         session.flush()
         return "recovery"

@@ -41,6 +41,7 @@ from portal.audit import service as audit
 from portal.businesses.models import Business
 from portal.clock import utcnow
 from portal.extensions import db, limiter
+from portal.staff.guards import pending_step_redirect
 from portal.web.safety import safe_next_url
 from portal.web.security import no_referrer
 
@@ -52,6 +53,11 @@ SIGN_IN_FAILED = (
 )
 CODE_FAILED = "That code was not accepted. Type the current code from your app, or a recovery code."
 PENDING_LIFETIME_SECONDS = 300
+
+
+@blueprint.before_request
+def _require_pending_steps():
+    return pending_step_redirect()
 
 
 @blueprint.route("/login", methods=["GET", "POST"])

@@ -26,6 +26,13 @@ SETTINGS_CHANGED = "settings.changed"
 STAFF_INVITED = "staff.invited"
 STAFF_CREATED = "staff.created"
 CLIENT_SIGNED_UP = "client.signed_up"
+BOOKING_CREATED_BY_STAFF = "booking.created_by_staff"
+BOOKING_CANCELLED_BY_STAFF = "booking.cancelled_by_staff"
+BOOKING_APPROVED = "booking.approved"
+BOOKING_DECLINED = "booking.declined"
+BOOKING_NO_SHOW = "booking.no_show"
+CLIENT_BLOCKED = "client.blocked"
+CLIENT_UNBLOCKED = "client.unblocked"
 
 KINDS = (
     SIGNIN_SUCCESS,
@@ -44,6 +51,13 @@ KINDS = (
     STAFF_INVITED,
     STAFF_CREATED,
     CLIENT_SIGNED_UP,
+    BOOKING_CREATED_BY_STAFF,
+    BOOKING_CANCELLED_BY_STAFF,
+    BOOKING_APPROVED,
+    BOOKING_DECLINED,
+    BOOKING_NO_SHOW,
+    CLIENT_BLOCKED,
+    CLIENT_UNBLOCKED,
 )
 
 

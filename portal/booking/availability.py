@@ -57,19 +57,22 @@ def _local_instant(business: Business, day: date, wall: time) -> datetime:
 
 
 def _busy_intervals(
-    session: Session, provider_ids: Sequence[int], start: datetime, end: datetime
+    session: Session,
+    provider_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    exclude_booking_id: int | None = None,
 ) -> dict[int, list[tuple[datetime, datetime]]]:
-    rows = session.execute(
-        select(Booking.provider_id, Booking.start_at, Booking.occupied_until)
-        .where(
-            Booking.provider_id.in_(provider_ids),
-            Booking.start_at >= start - MAX_OCCUPANCY,
-            Booking.start_at < end,
-            Booking.occupied_until > start,
-            Booking.status.in_(ACTIVE_STATUSES),
-        )
-        .order_by(Booking.provider_id, Booking.start_at)
+    query = select(Booking.provider_id, Booking.start_at, Booking.occupied_until).where(
+        Booking.provider_id.in_(provider_ids),
+        Booking.start_at >= start - MAX_OCCUPANCY,
+        Booking.start_at < end,
+        Booking.occupied_until > start,
+        Booking.status.in_(ACTIVE_STATUSES),
     )
+    if exclude_booking_id is not None:
+        query = query.where(Booking.id != exclude_booking_id)
+    rows = session.execute(query.order_by(Booking.provider_id, Booking.start_at))
     busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for provider_id, busy_start, busy_end in rows:
         busy[provider_id].append((busy_start, busy_end))
@@ -102,13 +105,15 @@ def free_slots(
     now: datetime,
     *,
     include_bookings: bool = True,
+    exclude_booking_id: int | None = None,
 ) -> dict[date, list[Slot]]:
     """The bookable slots of ``service`` per local day, from ``first_day`` to ``last_day``.
 
     Each slot lists the providers free for it. With ``include_bookings``
     false, existing bookings are ignored: the result is what the business
     offers at all, used to tell a slot that was just taken from one that
-    never existed.
+    never existed. ``exclude_booking_id`` leaves out one booking, so a
+    booking being moved does not block its own time.
     """
     providers = [p for p in providers if p.active]
     window = BookingWindow.for_business(business, now)
@@ -137,7 +142,11 @@ def free_slots(
             )
         )
     }
-    busy = _busy_intervals(session, provider_ids, span_start, span_end) if include_bookings else {}
+    busy = (
+        _busy_intervals(session, provider_ids, span_start, span_end, exclude_booking_id)
+        if include_bookings
+        else {}
+    )
     timelines = {pid: _BusyTimeline(busy.get(pid, [])) for pid in provider_ids}
 
     duration = timedelta(minutes=service.duration_minutes)
@@ -178,8 +187,17 @@ def slots_on(
     now: datetime,
     *,
     include_bookings: bool = True,
+    exclude_booking_id: int | None = None,
 ) -> list[Slot]:
     """The free slots of one local day."""
     return free_slots(
-        session, business, service, providers, day, day, now, include_bookings=include_bookings
+        session,
+        business,
+        service,
+        providers,
+        day,
+        day,
+        now,
+        include_bookings=include_bookings,
+        exclude_booking_id=exclude_booking_id,
     ).get(day, [])

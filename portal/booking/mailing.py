@@ -7,7 +7,12 @@ from email.message import EmailMessage
 from flask import current_app, url_for
 
 from portal.booking.models import Booking
-from portal.booking.notifications import cancellation_email, confirmation_email
+from portal.booking.notifications import (
+    cancellation_email,
+    confirmation_email,
+    decision_email,
+    rescheduled_email,
+)
 from portal.businesses.models import Business
 from portal.extensions import db
 from portal.mail.outbox import queue_mail
@@ -17,21 +22,32 @@ def absolute_url(path: str) -> str:
     return current_app.config["BASE_URL"] + path
 
 
-def manage_url(token: str) -> str:
-    """The full address of a booking's manage page (the current business's)."""
-    return absolute_url(url_for("booking.manage", token=token))
+def manage_url(token: str, business: Business | None = None) -> str:
+    """The full address of a booking's manage page (of ``business``, else the current one)."""
+    slug = {"slug": business.slug} if business is not None else {}
+    return absolute_url(url_for("booking.manage", token=token, **slug))
 
 
 def send_confirmation(business: Business, booking: Booking, token: str) -> None:
     """Queue the confirmation with the manage link of ``token``."""
-    _queue(
-        confirmation_email(business, booking, manage_url(token), current_app.config["MAIL_FROM"])
-    )
+    link = manage_url(token, business)
+    _queue(confirmation_email(business, booking, link, current_app.config["MAIL_FROM"]))
 
 
-def send_cancellation(business: Business, booking: Booking, link_url: str) -> None:
-    """Queue the cancellation; ``link_url`` is where the client sees the booking."""
+def send_cancellation(business: Business, booking: Booking, link_url: str | None) -> None:
+    """Queue the cancellation; ``link_url`` is where the client sees the booking, if known."""
     _queue(cancellation_email(business, booking, link_url, current_app.config["MAIL_FROM"]))
+
+
+def send_decision(business: Business, booking: Booking) -> None:
+    """Queue the news that staff approved or declined a booking request."""
+    _queue(decision_email(business, booking, current_app.config["MAIL_FROM"]))
+
+
+def send_rescheduled(business: Business, booking: Booking, token: str) -> None:
+    """Queue the news of the booking's new time, with its manage link and an updated .ics."""
+    link = manage_url(token, business)
+    _queue(rescheduled_email(business, booking, link, current_app.config["MAIL_FROM"]))
 
 
 def _queue(message: EmailMessage) -> None:

@@ -161,6 +161,8 @@ class BookingConsent(Base):
 
 LATE_CANCEL_REFUSED = "late_cancel_refused"
 LATE_RESCHEDULE_REFUSED = "late_reschedule_refused"
+#: Not counted against the client: it numbers the updates of a booking's calendar entry.
+RESCHEDULED = "rescheduled"
 NO_SHOW = "no_show"
 
 

@@ -8,26 +8,39 @@ from email.utils import formataddr, make_msgid
 
 from flask import render_template
 from icalendar import Calendar, Event
+from sqlalchemy.orm import object_session
 
-from portal.booking.models import Booking
+from portal.booking.models import CONFIRMED, PENDING, Booking
+from portal.booking.service import times_rescheduled
 from portal.businesses.models import Business
 
 
-def _calendar(business: Business, booking: Booking, manage_url: str, *, cancelled: bool) -> bytes:
+def _calendar(
+    business: Business, booking: Booking, manage_url: str | None, *, cancelled: bool
+) -> bytes:
+    """An iCalendar file; without ``manage_url`` (unknown after booking) it names no link."""
     calendar = Calendar()
     calendar.add("prodid", "-//Portal//Booking//EN")
     calendar.add("version", "2.0")
     calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
     event = Event()
     event.add("uid", f"booking-{booking.id}@{business.slug}.portal")
-    event.add("dtstamp", booking.cancelled_at if cancelled else booking.created_at)
+    changes = (booking.created_at, booking.decided_at, booking.rescheduled_at, booking.cancelled_at)
+    event.add("dtstamp", max(instant for instant in changes if instant is not None))
     event.add("dtstart", booking.start_at)
     event.add("dtend", booking.end_at)
     event.add("summary", f"{booking.service.name} – {business.name}")
-    event.add("description", f"Manage or cancel: {manage_url}")
-    event.add("url", manage_url)
-    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    event.add("sequence", 1 if cancelled else 0)
+    if manage_url:
+        event.add("description", f"Manage or cancel: {manage_url}")
+        event.add("url", manage_url)
+    if cancelled:
+        event.add("status", "CANCELLED")
+    else:
+        event.add("status", "TENTATIVE" if booking.status == PENDING else "CONFIRMED")
+    # Each later message about the same event must carry a higher sequence.
+    session = object_session(booking)
+    moves = times_rescheduled(session, booking) if session is not None else 0
+    event.add("sequence", (booking.decided_at is not None) + cancelled + moves)
     calendar.add_component(event)
     return calendar.to_ical()
 
@@ -44,13 +57,14 @@ def _message(business: Business, booking: Booking, sender: str, subject: str) ->
 def confirmation_email(
     business: Business, booking: Booking, manage_url: str, sender: str
 ) -> EmailMessage:
-    """The e-mail a client receives once the booking is committed."""
+    """The e-mail a client receives once the booking (or booking request) is committed."""
     start = business.local(booking.start_at)
+    headline = "Booking requested" if booking.status == PENDING else "Booking confirmed"
     message = _message(
         business,
         booking,
         sender,
-        f"Booking confirmed: {booking.service.name}, {start:%d %b %Y %H:%M}",
+        f"{headline}: {booking.service.name}, {start:%d %b %Y %H:%M}",
     )
     message.set_content(
         render_template(
@@ -71,9 +85,9 @@ def confirmation_email(
 
 
 def cancellation_email(
-    business: Business, booking: Booking, manage_url: str, sender: str
+    business: Business, booking: Booking, manage_url: str | None, sender: str
 ) -> EmailMessage:
-    """The e-mail a client receives once a cancellation is committed."""
+    """The e-mail a client receives once a cancellation (by them or by staff) is committed."""
     start: datetime = business.local(booking.start_at)
     message = _message(
         business,
@@ -90,5 +104,62 @@ def cancellation_email(
         subtype="calendar",
         filename="cancellation.ics",
         params={"method": "CANCEL"},
+    )
+    return message
+
+
+def decision_email(business: Business, booking: Booking, sender: str) -> EmailMessage:
+    """The e-mail a client receives once staff approved or declined a booking request."""
+    start = business.local(booking.start_at)
+    approved = booking.status == CONFIRMED
+    message = _message(
+        business,
+        booking,
+        sender,
+        f"Booking {'confirmed' if approved else 'declined'}: "
+        f"{booking.service.name}, {start:%d %b %Y %H:%M}",
+    )
+    message.set_content(
+        render_template(
+            "booking/email/approved.txt" if approved else "booking/email/declined.txt",
+            business=business,
+            booking=booking,
+        )
+    )
+    message.add_attachment(
+        _calendar(business, booking, None, cancelled=not approved),
+        maintype="text",
+        subtype="calendar",
+        filename="booking.ics" if approved else "cancellation.ics",
+        params={"method": "PUBLISH" if approved else "CANCEL"},
+    )
+    return message
+
+
+def rescheduled_email(
+    business: Business, booking: Booking, manage_url: str, sender: str
+) -> EmailMessage:
+    """The e-mail a client receives once their booking is moved: the new time, an updated .ics."""
+    start = business.local(booking.start_at)
+    message = _message(
+        business,
+        booking,
+        sender,
+        f"Booking moved: {booking.service.name}, {start:%d %b %Y %H:%M}",
+    )
+    message.set_content(
+        render_template(
+            "booking/email/rescheduled.txt",
+            business=business,
+            booking=booking,
+            manage_url=manage_url,
+        )
+    )
+    message.add_attachment(
+        _calendar(business, booking, manage_url, cancelled=False),
+        maintype="text",
+        subtype="calendar",
+        filename="booking.ics",
+        params={"method": "PUBLISH"},
     )
     return message

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from portal.booking.availability import MAX_OCCUPANCY, slots_on
@@ -13,13 +13,17 @@ from portal.booking.models import (
     ACTIVE_STATUSES,
     CANCELLED,
     CONFIRMED,
+    PENDING,
+    RESCHEDULED,
     Booking,
     BookingConsent,
+    BookingEvent,
     Client,
 )
 from portal.booking.tokens import hash_token, new_manage_token
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
+from portal.clients.service import PER_CLIENT, blocked_client, booking_limit_reached
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
 
 
@@ -49,6 +53,48 @@ class CancellationTooLate(BookingError):
 
 class AlreadyCancelled(BookingError):
     """The booking was cancelled before."""
+
+
+class RescheduleTooLate(BookingError):
+    """The policy's rescheduling window has closed (or the policy allows no moves online)."""
+
+    def __init__(self, deadline: datetime | None) -> None:
+        super().__init__("The rescheduling window has closed.")
+        self.deadline = deadline
+
+
+class SameTime(BookingError):
+    """The booking is already at the time asked for."""
+
+
+class ClientBlocked(BookingError):
+    """The business stopped this client from booking by themselves."""
+
+    def __init__(self, business: Business) -> None:
+        super().__init__(
+            f"Online booking is not available to you at {business.name}. "
+            f"Please contact {business.name} to book."
+        )
+
+
+class BookingLimitReached(BookingError):
+    """The client, or their address, already holds as many future bookings as allowed."""
+
+    def __init__(self, business: Business, scope: str, limit: int) -> None:
+        if scope == PER_CLIENT:
+            message = (
+                f"You already have {limit} upcoming bookings with {business.name}, the most "
+                "that can be booked online at a time. Please cancel one first, or contact "
+                f"{business.name} to book more."
+            )
+        else:
+            message = (
+                f"{limit} upcoming bookings have already been made online from your network, "
+                f"the most {business.name} accepts. Please contact {business.name} to book."
+            )
+        super().__init__(message)
+        self.scope = scope
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -96,6 +142,34 @@ def _find_or_add_client(
     return client
 
 
+def _check_client_may_book(
+    session: Session,
+    business: Business,
+    details: ClientDetails,
+    client: Client | None,
+    ip_address: str,
+    now: datetime,
+) -> None:
+    """Refuse a blocked client, and a client or address over the booking limits."""
+    emails = [details.email] + ([client.email] if client is not None else [])
+    if blocked_client(session, business.id, emails, client) is not None:
+        raise ClientBlocked(business)
+    if business.max_future_bookings_per_client or business.max_future_bookings_per_address:
+        # Serialise a business's online bookings on PostgreSQL, so two requests
+        # cannot both take the last place; SQLite's write transaction does it.
+        session.execute(select(Business.id).where(Business.id == business.id).with_for_update())
+        reached = booking_limit_reached(
+            session,
+            business,
+            email=client.email if client is not None else details.email,
+            client=client,
+            ip_address=ip_address,
+            now=now,
+        )
+        if reached is not None:
+            raise BookingLimitReached(business, reached.scope, reached.limit)
+
+
 def _lock_provider(session: Session, provider: Provider) -> None:
     """Serialise bookings of one provider.
 
@@ -105,18 +179,23 @@ def _lock_provider(session: Session, provider: Provider) -> None:
     session.execute(select(Provider.id).where(Provider.id == provider.id).with_for_update())
 
 
-def _provider_is_free(session: Session, provider: Provider, start: datetime, until: datetime):
-    return not session.scalar(
-        select(
-            exists().where(
-                Booking.provider_id == provider.id,
-                Booking.status.in_(ACTIVE_STATUSES),
-                Booking.start_at >= start - MAX_OCCUPANCY,
-                Booking.start_at < until,
-                Booking.occupied_until > start,
-            )
-        )
+def _provider_is_free(
+    session: Session,
+    provider: Provider,
+    start: datetime,
+    until: datetime,
+    exclude_booking_id: int | None = None,
+):
+    overlapping = exists().where(
+        Booking.provider_id == provider.id,
+        Booking.status.in_(ACTIVE_STATUSES),
+        Booking.start_at >= start - MAX_OCCUPANCY,
+        Booking.start_at < until,
+        Booking.occupied_until > start,
     )
+    if exclude_booking_id is not None:
+        overlapping = overlapping.where(Booking.id != exclude_booking_id)
+    return not session.scalar(select(overlapping))
 
 
 def book(
@@ -130,6 +209,8 @@ def book(
     now: datetime,
     *,
     client: Client | None = None,
+    created_by: str = "client",
+    status: str | None = None,
 ) -> tuple[Booking, str]:
     """Book ``service`` at ``start`` with ``provider`` (None: any free provider).
 
@@ -140,11 +221,22 @@ def book(
     ``Database.session``): the overlap check and the insert happen under it,
     so two clients cannot both win the same time. Returns the booking and
     the manage token, which is not stored.
+
+    A client's own booking is refused while the client is blocked
+    (``ClientBlocked``) or over the business's limits of future bookings per
+    e-mail and per address (``BookingLimitReached``). ``created_by="staff"``:
+    staff book for the client, who gives no consents, whatever those rules say. ``status`` None follows the business: a client's booking waits
+    as pending while the business approves bookings; staff bookings stand.
     """
-    if business.terms_enabled and consents.terms is None:
+    by_client = created_by == "client"
+    if by_client:
+        _check_client_may_book(session, business, details, client, consents.ip_address, now)
+    if by_client and business.terms_enabled and consents.terms is None:
         raise ConsentMissing("terms")
-    if business.cancellation_policy_enabled and consents.policy is None:
+    if by_client and business.cancellation_policy_enabled and consents.policy is None:
         raise ConsentMissing("cancellation_policy")
+    if status is None:
+        status = PENDING if by_client and business.approve_bookings else CONFIRMED
     candidates = bookable_providers(session, business, service)
     if provider is not None:
         candidates = [p for p in candidates if p.id == provider.id]
@@ -180,7 +272,9 @@ def book(
         start_at=start,
         end_at=end,
         occupied_until=occupied_until,
-        status=CONFIRMED,
+        status=status,
+        created_by=created_by,
+        ip_address=consents.ip_address[:45],
         price_cents=service.price_cents,
         manage_token_hash=token_hash,
         policy_version_id=consents.policy.id if consents.policy else None,
@@ -230,7 +324,7 @@ def find_booking_by_token(
 
 def cancel_by_client(session: Session, booking: Booking, now: datetime) -> Booking:
     """Cancel under the policy the client accepted; a late attempt changes nothing."""
-    if booking.is_cancelled:
+    if not booking.is_active:
         raise AlreadyCancelled()
     if not booking.can_cancel(now):
         raise CancellationTooLate(booking.cancel_deadline())
@@ -239,3 +333,89 @@ def cancel_by_client(session: Session, booking: Booking, now: datetime) -> Booki
     booking.cancelled_by = "client"
     session.flush()
     return booking
+
+
+def reschedule(
+    session: Session,
+    booking: Booking,
+    new_start: datetime,
+    now: datetime,
+    provider: Provider | None = None,
+) -> Booking:
+    """Move the booking to ``new_start`` under the rescheduling rule its client accepted.
+
+    ``provider`` None: any provider of the service who is free then, the
+    booking's own provider first. The booking keeps its row, its manage
+    token and its consents. Like ``book`` it must run under the write lock:
+    the new time is checked and taken under it; the booking's own current
+    time does not count against it. A late attempt changes nothing.
+    """
+    if not booking.is_active:
+        raise AlreadyCancelled()
+    if not booking.can_reschedule(now):
+        raise RescheduleTooLate(booking.reschedule_deadline())
+    business = session.get(Business, booking.business_id)
+    service = booking.service
+    candidates = bookable_providers(session, business, service)
+    if provider is not None:
+        candidates = [p for p in candidates if p.id == provider.id]
+    candidates.sort(key=lambda p: p.id != booking.provider_id)
+    local_day = business.local(new_start).date()
+    offered = {
+        slot.start: slot.provider_ids
+        for slot in slots_on(
+            session, business, service, candidates, local_day, now, include_bookings=False
+        )
+    }
+    if new_start not in offered:
+        raise SlotUnavailable(new_start)
+
+    end = new_start + timedelta(minutes=service.duration_minutes)
+    occupied_until = end + timedelta(minutes=service.buffer_minutes)
+    chosen = None
+    for candidate in candidates:
+        if candidate.id not in offered[new_start]:
+            continue
+        _lock_provider(session, candidate)
+        if _provider_is_free(session, candidate, new_start, occupied_until, booking.id):
+            chosen = candidate
+            break
+    if chosen is None:
+        raise SlotTaken(new_start)
+    if chosen.id == booking.provider_id and new_start == booking.start_at:
+        raise SameTime()
+    booking.provider = chosen
+    booking.start_at = new_start
+    booking.end_at = end
+    booking.occupied_until = occupied_until
+    booking.rescheduled_at = now
+    record_event(session, booking, RESCHEDULED, now)
+    session.flush()
+    return booking
+
+
+def record_event(session: Session, booking: Booking, kind: str, now: datetime) -> BookingEvent:
+    """Record that ``kind`` happened to ``booking``.
+
+    Late attempts go through ``portal.clients.service.note_client_event``
+    instead, which also applies the auto-block rule.
+    """
+    event = BookingEvent(
+        business_id=booking.business_id,
+        booking_id=booking.id,
+        client_id=booking.client_id,
+        kind=kind,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def times_rescheduled(session: Session, booking: Booking) -> int:
+    """How often the booking was moved."""
+    return session.scalar(
+        select(func.count()).where(
+            BookingEvent.booking_id == booking.id, BookingEvent.kind == RESCHEDULED
+        )
+    )

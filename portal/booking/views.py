@@ -20,8 +20,10 @@ from portal.booking import mailing
 from portal.booking import service as booking_service
 from portal.booking.availability import BookingWindow, free_slots, slots_on
 from portal.booking.forms import BookingDetailsForm
+from portal.booking.models import LATE_CANCEL_REFUSED, LATE_RESCHEDULE_REFUSED
 from portal.booking.params import parse_day, parse_start, provider_choice, service_or_404
 from portal.catalog.models import Service
+from portal.clients.service import blocked_client, note_client_event
 from portal.clock import utcnow
 from portal.extensions import db, limiter
 from portal.policies.service import current_policy, current_terms
@@ -56,7 +58,6 @@ def list_services():
         services=services,
         accounts_enabled=accounts_enabled(db.session, business),
         account=signed_in_client(business),
-        form=EmptyForm(),
     )
 
 
@@ -127,6 +128,9 @@ def confirm(service_id: int):
         account=account,
     )
     if request.method == "GET":
+        emails = [account.email, account_client.email] if account_client else []
+        if account_client and blocked_client(db.session, business.id, emails, account_client):
+            return _refusal(booking_service.ClientBlocked(business), 403)
         _ensure_slot_free(business, service, provider, providers, start, now)
         return render_template("booking/details.html", **context)
     if not form.validate():
@@ -155,10 +159,29 @@ def confirm(service_id: int):
         return _slot_taken_page(business, service, provider_value, start)
     except booking_service.SlotUnavailable:
         abort(400, description="That time cannot be booked. Please pick a time from the list.")
+    except booking_service.ClientBlocked as refusal:
+        db.session.rollback()
+        return _refusal(refusal, 403)
+    except booking_service.BookingLimitReached as refusal:
+        # 409, not 429: waiting does not help; the bookings already held must change.
+        db.session.rollback()
+        return _refusal(refusal, 409)
     mailing.send_confirmation(business, booking, token)
     db.commit()
     flash("confirmed")
     return redirect(url_for("booking.manage", token=token), code=303)
+
+
+def _refusal(refusal: booking_service.BookingError, status: int):
+    """The page for a booking the business's rules about this client refuse."""
+    body = render_template(
+        "errors/error.html",
+        business=current_business(),
+        status=status,
+        title="Booking not possible online",
+        message=str(refusal),
+    )
+    return current_app.response_class(body, status=status)
 
 
 def _ensure_slot_free(business, service, provider, providers, start, now) -> None:
@@ -208,6 +231,11 @@ def cancel(token: str):
         booking_service.cancel_by_client(db.session, booking, now)
     except booking_service.CancellationTooLate:
         db.session.rollback()
+        # Counted for the chart and the auto-block rule, which may block the client.
+        note_client_event(
+            db.session, business, booking.client_id, LATE_CANCEL_REFUSED, booking.id, now
+        )
+        db.commit()
         return _render_manage(business, booking, token, refused="late"), 409
     except booking_service.AlreadyCancelled:
         db.session.rollback()
@@ -216,6 +244,162 @@ def cancel(token: str):
     db.commit()
     flash("cancelled")
     return redirect(url_for("booking.manage", token=token), code=303)
+
+
+SAME_TIME = "Your booking is already at that time. Please pick another time from the list."
+
+
+@blueprint.get("/manage/<token>/reschedule")
+@no_referrer
+def reschedule(token: str):
+    business = current_business()
+    now = utcnow()
+    booking = _managed_booking(business, token, now)
+    if not booking.is_active:
+        return _render_manage(business, booking, token, refused="already"), 409
+    if not booking.can_reschedule(now):
+        # Only the POST counts as an attempt: a GET may come from a link preview.
+        return _render_manage(business, booking, token, refused="late_reschedule"), 409
+    providers = booking_service.bookable_providers(db.session, business, booking.service)
+    own = str(booking.provider_id) if booking.provider in providers else "any"
+    provider, provider_value = provider_choice(request.args.get("provider", own), providers)
+    chosen = [provider] if provider else providers
+    context = dict(
+        business=business,
+        booking=booking,
+        token=token,
+        providers=providers,
+        provider=provider,
+        provider_value=provider_value,
+        form=EmptyForm(),
+    )
+    if request.args.get("start"):
+        start = parse_start(request.args.get("start"))
+        picked = _ensure_new_time_free(business, booking, token, chosen, provider_value, start, now)
+        return render_template(
+            "booking/reschedule.html", start=start, chosen_provider=picked, **context
+        )
+    calendar = _new_time_calendar(business, booking, chosen, provider, now)
+    return render_template("booking/reschedule.html", start=None, **calendar, **context)
+
+
+@blueprint.post("/manage/<token>/reschedule")
+@no_referrer
+@limiter.limit(_booking_rate_limit)
+def move_booking(token: str):
+    business = current_business()
+    now = utcnow()
+    booking = _managed_booking(business, token, now)
+    providers = booking_service.bookable_providers(db.session, business, booking.service)
+    provider, provider_value = provider_choice(request.form.get("provider"), providers)
+    start = parse_start(request.form.get("start"))
+    try:
+        booking_service.reschedule(db.session, booking, start, now, provider)
+    except booking_service.RescheduleTooLate:
+        db.session.rollback()
+        note_client_event(
+            db.session, business, booking.client_id, LATE_RESCHEDULE_REFUSED, booking.id, now
+        )
+        db.commit()
+        return _render_manage(business, booking, token, refused="late_reschedule"), 409
+    except booking_service.AlreadyCancelled:
+        db.session.rollback()
+        return _render_manage(business, booking, token, refused="already"), 409
+    except booking_service.SlotTaken:
+        db.session.rollback()
+        return _reschedule_taken_page(business, booking, token, provider_value, start)
+    except booking_service.SameTime:
+        abort(400, description=SAME_TIME)
+    except booking_service.SlotUnavailable:
+        abort(400, description="That time cannot be booked. Please pick a time from the list.")
+    mailing.send_rescheduled(business, booking, token)
+    db.commit()
+    flash("rescheduled")
+    return redirect(url_for("booking.manage", token=token), code=303)
+
+
+def _managed_booking(business, token: str, now):
+    booking = booking_service.find_booking_by_token(db.session, business, token, now)
+    if booking is None:
+        abort(404, description=INVALID_LINK)
+    return booking
+
+
+def _day_in_window(business, window: BookingWindow, raw: str | None):
+    day = parse_day(raw)
+    if day is not None and day < window.first_day:
+        abort(400, description="That day has passed or is too soon to book. Please pick another.")
+    if day is not None and day > window.last_day:
+        abort(
+            400,
+            description=f"Bookings open {business.max_days_ahead} days ahead. "
+            "Please pick an earlier day.",
+        )
+    return day
+
+
+def _new_time_calendar(business, booking, chosen, provider, now) -> dict:
+    """The days and free times the booking may move to, as the slot templates take them."""
+    window = BookingWindow.for_business(business, now)
+    day = _day_in_window(business, window, request.args.get("day"))
+    slots_by_day = free_slots(
+        db.session,
+        business,
+        booking.service,
+        chosen,
+        window.first_day,
+        window.last_day,
+        now,
+        exclude_booking_id=booking.id,
+    )
+    slots_by_day = _without_current_time(slots_by_day, booking, provider)
+    if day is None:
+        day = min(slots_by_day, default=window.first_day)
+    return dict(window=window, slots_by_day=slots_by_day, day=day, slots=slots_by_day.get(day, []))
+
+
+def _without_current_time(slots_by_day, booking, provider):
+    """Leave out the booking's own time: choosing it would change nothing."""
+    if provider is not None and provider.id != booking.provider_id:
+        return slots_by_day
+    return {
+        d: kept
+        for d, slots in slots_by_day.items()
+        if (kept := [slot for slot in slots if slot.start != booking.start_at])
+    }
+
+
+def _ensure_new_time_free(business, booking, token, chosen, provider_value, start, now):
+    """The provider who would take the booking at ``start``; else a 409 or 400 page."""
+    day = business.local(start).date()
+    free = slots_on(
+        db.session, business, booking.service, chosen, day, now, exclude_booking_id=booking.id
+    )
+    slot = next((slot for slot in free if slot.start == start), None)
+    if slot is not None:
+        own = booking.provider_id in slot.provider_ids
+        if own and start == booking.start_at:
+            abort(400, description=SAME_TIME)
+        picked_id = booking.provider_id if own else slot.provider_ids[0]
+        return next(p for p in chosen if p.id == picked_id)
+    offered = slots_on(
+        db.session, business, booking.service, chosen, day, now, include_bookings=False
+    )
+    if any(slot.start == start for slot in offered):
+        abort(_reschedule_taken_page(business, booking, token, provider_value, start))
+    abort(400, description="That time cannot be booked. Please pick a time from the list.")
+
+
+def _reschedule_taken_page(business, booking, token, provider_value, start):
+    body = render_template(
+        "booking/reschedule_taken.html",
+        business=business,
+        booking=booking,
+        token=token,
+        provider_value=provider_value,
+        start=start,
+    )
+    return current_app.response_class(body, status=409)
 
 
 def _render_manage(business, booking, token, refused: str | None = None):

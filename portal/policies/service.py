@@ -1,12 +1,33 @@
-"""Reading and publishing terms and cancellation policy versions."""
+"""Reading, wording and publishing terms and cancellation policy versions."""
 
 from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.audit.service import Origin, apply_changes, record_changes
 from portal.businesses.models import Business
-from portal.policies.models import CANCEL_UNTIL, CancellationPolicyVersion, TermsVersion
+from portal.policies.models import (
+    CANCEL_ANY_TIME,
+    CANCEL_NEVER,
+    CANCEL_UNTIL,
+    CancellationPolicyVersion,
+    TermsVersion,
+)
+from portal.policies.rich_text import clean_html
+
+MODES = (CANCEL_NEVER, CANCEL_ANY_TIME, CANCEL_UNTIL)
+MINUTE, HOUR, DAY = 1, 60, 24 * 60
+UNITS = {"minutes": MINUTE, "hours": HOUR, "days": DAY}
+#: The longest notice an owner may ask for: a year.
+MAX_NOTICE_MINUTES = 365 * DAY
+MAX_SUMMARY = 500
+MAX_TEXT = 20_000
+TERMS_AREA = "terms"
+POLICY_AREA = "cancellation_policy"
 
 
 def current_terms(session: Session, business: Business) -> TermsVersion | None:
@@ -35,9 +56,11 @@ def _next_version(session: Session, model, business: Business) -> int:
 
 
 def publish_terms(session: Session, business: Business, body: str) -> TermsVersion:
-    """Save ``body`` as the business's new terms version."""
+    """Save ``body`` (sanitised) as the business's new terms version."""
     terms = TermsVersion(
-        business_id=business.id, version=_next_version(session, TermsVersion, business), body=body
+        business_id=business.id,
+        version=_next_version(session, TermsVersion, business),
+        body=clean_html(body),
     )
     session.add(terms)
     session.flush()
@@ -49,19 +72,207 @@ def publish_policy(
     business: Business,
     *,
     summary: str,
-    body: str,
+    body: str = "",
     cancel_mode: str = CANCEL_UNTIL,
     cancel_notice_minutes: int = 24 * 60,
+    reschedule_mode: str = CANCEL_UNTIL,
+    reschedule_notice_minutes: int = 24 * 60,
+    prepayment: str = "",
+    refunds: str = "",
+    rebooking: str = "",
 ) -> CancellationPolicyVersion:
-    """Save a new cancellation policy version."""
+    """Save a new cancellation policy version; its texts are sanitised."""
     policy = CancellationPolicyVersion(
         business_id=business.id,
         version=_next_version(session, CancellationPolicyVersion, business),
-        summary=summary,
-        body=body,
+        summary=summary.strip(),
+        body=clean_html(body),
         cancel_mode=cancel_mode,
         cancel_notice_minutes=cancel_notice_minutes,
+        reschedule_mode=reschedule_mode,
+        reschedule_notice_minutes=reschedule_notice_minutes,
+        prepayment=clean_html(prepayment),
+        refunds=clean_html(refunds),
+        rebooking=clean_html(rebooking),
     )
     session.add(policy)
     session.flush()
     return policy
+
+
+# -- wording ---------------------------------------------------------------------------
+
+
+def split_notice(minutes: int) -> tuple[int, str]:
+    """A notice as a number and unit that read naturally: 1440 is 24 hours, 2880 is 2 days."""
+    if minutes >= 2 * DAY and minutes % DAY == 0:
+        return minutes // DAY, "days"
+    if minutes >= HOUR and minutes % HOUR == 0:
+        return minutes // HOUR, "hours"
+    return minutes, "minutes"
+
+
+def notice_text(minutes: int) -> str:
+    """``90`` -> "90 minutes", ``60`` -> "1 hour", ``2880`` -> "2 days"."""
+    number, unit = split_notice(minutes)
+    return f"{number} {unit[:-1] if number == 1 else unit}"
+
+
+def cancel_rule(policy: CancellationPolicyVersion) -> str:
+    """The cancellation rule in words."""
+    return _rule("Cancel", "Cancellation", policy.cancel_mode, policy.cancel_notice_minutes)
+
+
+def reschedule_rule(policy: CancellationPolicyVersion) -> str:
+    """The rescheduling rule in words."""
+    return _rule(
+        "Reschedule", "Rescheduling", policy.reschedule_mode, policy.reschedule_notice_minutes
+    )
+
+
+def _rule(verb: str, noun: str, mode: str, notice_minutes: int) -> str:
+    if mode == CANCEL_NEVER:
+        return f"{noun} is not possible online"
+    if mode == CANCEL_ANY_TIME:
+        return f"{verb} online any time before the appointment starts"
+    return f"{verb} online until {notice_text(notice_minutes)} before the appointment"
+
+
+# -- the owner's settings --------------------------------------------------------------
+
+
+class PolicyError(ValueError):
+    """A setting the rules refuse; ``field`` names the input it concerns."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class PolicyDraft:
+    """What the owner wrote for a cancellation policy version."""
+
+    summary: str
+    cancel_mode: str = CANCEL_UNTIL
+    cancel_notice_minutes: int = 24 * 60
+    reschedule_mode: str = CANCEL_UNTIL
+    reschedule_notice_minutes: int = 24 * 60
+    body: str = ""
+    prepayment: str = ""
+    refunds: str = ""
+    rebooking: str = ""
+
+    def normalised(self) -> PolicyDraft:
+        """Texts sanitised, and no notice kept for a rule that has none."""
+        return PolicyDraft(
+            summary=" ".join(self.summary.split()),
+            cancel_mode=self.cancel_mode,
+            cancel_notice_minutes=(
+                self.cancel_notice_minutes if self.cancel_mode == CANCEL_UNTIL else 0
+            ),
+            reschedule_mode=self.reschedule_mode,
+            reschedule_notice_minutes=(
+                self.reschedule_notice_minutes if self.reschedule_mode == CANCEL_UNTIL else 0
+            ),
+            body=clean_html(self.body),
+            prepayment=clean_html(self.prepayment),
+            refunds=clean_html(self.refunds),
+            rebooking=clean_html(self.rebooking),
+        )
+
+    @classmethod
+    def of(cls, policy: CancellationPolicyVersion) -> PolicyDraft:
+        return cls(**{name: getattr(policy, name) for name in cls.__dataclass_fields__})
+
+
+#: Policy fields whose old and new values the audit log shows; the long texts are
+#: recorded by version number, as each version keeps its texts for good.
+AUDITED_RULES = (
+    "summary",
+    "cancel_mode",
+    "cancel_notice_minutes",
+    "reschedule_mode",
+    "reschedule_notice_minutes",
+)
+LONG_TEXTS = ("body", "prepayment", "refunds", "rebooking")
+
+
+def save_terms(
+    session: Session,
+    business: Business,
+    *,
+    enabled: bool,
+    body: str,
+    actor,
+    now: datetime,
+    origin: Origin,
+) -> dict[str, list]:
+    """Switch the terms on or off and publish a changed text as a new version; audited.
+
+    Returns {setting: [old, new]} of what changed.
+    """
+    html = clean_html(body)
+    if enabled and not html:
+        raise PolicyError("body", "Write the terms before switching them on.")
+    current = current_terms(session, business)
+    changes = apply_changes(business, {"terms_enabled": enabled}, ["terms_enabled"])
+    # An emptied text is not a version: the last one stays for the bookings that name it.
+    if html and (current is None or clean_html(current.body) != html):
+        published = publish_terms(session, business, html)
+        changes["terms_version"] = [current.version if current else None, published.version]
+    record_changes(session, actor, now, origin, TERMS_AREA, changes)
+    session.flush()
+    return changes
+
+
+def save_policy(
+    session: Session,
+    business: Business,
+    *,
+    enabled: bool,
+    draft: PolicyDraft,
+    actor,
+    now: datetime,
+    origin: Origin,
+) -> dict[str, list]:
+    """Switch the policy on or off and publish changed rules or texts as a new version; audited."""
+    draft = draft.normalised()
+    _check(draft, enabled)
+    current = current_policy(session, business)
+    changes = apply_changes(
+        business, {"cancellation_policy_enabled": enabled}, ["cancellation_policy_enabled"]
+    )
+    before = PolicyDraft.of(current).normalised() if current is not None else None
+    has_content = draft != PolicyDraft(summary="").normalised()
+    if draft != before and (before is not None or has_content):
+        published = publish_policy(session, business, **asdict(draft))
+        old_version = current.version if current else None
+        changes["policy_version"] = [old_version, published.version]
+        for name in AUDITED_RULES:
+            old = getattr(before, name) if before else None
+            if old != getattr(draft, name):
+                changes[name] = [old, getattr(draft, name)]
+        for name in LONG_TEXTS:
+            if (getattr(before, name) if before else "") != getattr(draft, name):
+                changes[name] = [
+                    f"version {old_version}" if old_version else None,
+                    f"version {published.version}",
+                ]
+    record_changes(session, actor, now, origin, POLICY_AREA, changes)
+    session.flush()
+    return changes
+
+
+def _check(draft: PolicyDraft, enabled: bool) -> None:
+    if enabled and not draft.summary:
+        raise PolicyError("summary", "Write a short summary before switching the policy on.")
+    if len(draft.summary) > MAX_SUMMARY:
+        raise PolicyError("summary", f"Keep the summary to {MAX_SUMMARY} characters at most.")
+    for prefix in ("cancel", "reschedule"):
+        mode = getattr(draft, f"{prefix}_mode")
+        notice = getattr(draft, f"{prefix}_notice_minutes")
+        if mode not in MODES:
+            raise PolicyError(f"{prefix}_mode", "Choose one of the options.")
+        if mode == CANCEL_UNTIL and not 1 <= notice <= MAX_NOTICE_MINUTES:
+            raise PolicyError(f"{prefix}_notice", "The notice must be 1 minute to 365 days.")

@@ -3,11 +3,13 @@
 from flask import Blueprint, abort, render_template
 
 from portal.extensions import db
-from portal.policies.service import current_policy, current_terms
+from portal.policies.rich_text import rich_text
+from portal.policies.service import cancel_rule, current_policy, current_terms, reschedule_rule
 from portal.web.tenancy import bind_business, current_business
 
 blueprint = Blueprint("policies", __name__, url_prefix="/b/<slug>")
 bind_business(blueprint)
+blueprint.add_app_template_filter(rich_text, "rich_text")
 
 
 @blueprint.get("/terms")
@@ -25,4 +27,9 @@ def cancellation_policy():
     version = current_policy(db.session, business)
     if not business.cancellation_policy_enabled or version is None:
         abort(404, description=f"{business.name} has not published a cancellation policy.")
-    return render_template("policies/cancellation_policy.html", business=business, policy=version)
+    return render_template(
+        "policies/cancellation_policy.html",
+        business=business,
+        policy=version,
+        rules=[cancel_rule(version), reschedule_rule(version)],
+    )

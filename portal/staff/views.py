@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -14,10 +12,10 @@ from portal.accounts.forms import ConfirmWithPasswordForm, InviteForm, SecurityS
 from portal.accounts.models import CLIENT_KIND, INVITE, ClientAccount, StaffUser
 from portal.accounts.notifications import absolute_url, send_account_mail
 from portal.audit import service as audit
-from portal.booking.models import ACTIVE_STATUSES, Booking
 from portal.businesses.models import Business
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.schedule.views import render_dashboard
 from portal.staff.guards import pending_step_redirect
 from portal.web.forms import EmptyForm
 
@@ -36,22 +34,7 @@ def _business() -> Business:
 @blueprint.get("/")
 @staff_required
 def dashboard():
-    business = _business()
-    now = utcnow()
-    upcoming = db.session.scalars(
-        select(Booking)
-        .where(
-            Booking.business_id == business.id,
-            Booking.status.in_(ACTIVE_STATUSES),
-            Booking.end_at > now,
-            Booking.start_at < now + timedelta(days=7),
-        )
-        .order_by(Booking.start_at)
-        .limit(100)
-    ).all()
-    return render_template(
-        "staff/dashboard.html", business=business, user=g.staff, upcoming=upcoming
-    )
+    return render_dashboard()
 
 
 @blueprint.route("/security", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from portal.db import SAFE_METHODS
+from portal.embedding.framing import init_app as init_embedding
 from portal.extensions import csrf, talisman
 
 CONTENT_SECURITY_POLICY = {
@@ -57,8 +58,9 @@ def _apply_view_referrer_policy(response):
 def init_security_headers(app: Flask) -> None:
     force_https = bool(app.config["FORCE_HTTPS"])
     # After-request hooks run in reverse order of registration: registered
-    # before Talisman's, this one runs after it and may tighten its header.
+    # before Talisman's, these run after it and may adjust its headers.
     app.after_request(_apply_view_referrer_policy)
+    init_embedding(app)  # frame-ancestors from the business's allowlist on public pages
     talisman.init_app(
         app,
         force_https=force_https,

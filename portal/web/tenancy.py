@@ -8,7 +8,12 @@ from portal.extensions import db
 
 
 def bind_business(blueprint: Blueprint) -> None:
-    """Load ``g.business`` from the slug, answering 404 for an unknown one."""
+    """Load ``g.business`` from the slug, answering 404 for an unknown one.
+
+    Such public pages may be framed by the sites the business allows
+    (``portal.embedding``); no other page may be framed.
+    """
+    blueprint.embeddable = True
 
     @blueprint.url_value_preprocessor
     def _take_slug(_endpoint, values) -> None:

@@ -1,0 +1,537 @@
+"""The owner's business set-up: settings, services, providers, weekly hours, days off.
+
+Plain functions: each takes a session, the business, the new values and
+``now`` (with who acts and from where, for the audit log), flushes its
+changes and raises ``CatalogError`` with a message for the owner when a rule
+says no. The caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from functools import lru_cache
+from zoneinfo import available_timezones
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from portal.audit import service as audit
+from portal.audit.service import Origin
+from portal.booking.models import ACTIVE_STATUSES, Booking
+from portal.businesses.models import Business
+from portal.catalog.models import DayOff, Provider, Service, WorkingHours
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+LOCALES = {"en": "English", "de": "Deutsch"}
+#: Stretches of work a provider may have on one weekday.
+MAX_STRETCHES = 2
+#: Keeps prices well inside the database's integer column.
+MAX_PRICE_CENTS = 100_000_000
+
+CREATED, UPDATED, ARCHIVED, RESTORED, DELETED = (
+    "created",
+    "updated",
+    "archived",
+    "restored",
+    "deleted",
+)
+
+
+class CatalogError(ValueError):
+    """A set-up change the rules refuse; ``field`` names the form field it concerns."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InUse(CatalogError):
+    """A service or provider still has upcoming bookings."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """An inclusive range of whole numbers and what to say outside it."""
+
+    low: int
+    high: int
+    message: str
+    step: int = 1
+
+    def check(self, value: int, field: str) -> int:
+        if not isinstance(value, int) or not self.low <= value <= self.high:
+            raise CatalogError(self.message, field)
+        if value % self.step:
+            raise CatalogError(f"Use a multiple of {self.step} minutes.", field)
+        return value
+
+
+MIN_NOTICE = Limit(0, 43200, "The minimum notice must be between 0 and 43200 minutes (30 days).")
+MAX_DAYS_AHEAD = Limit(1, 730, "Bookings may open between 1 and 730 days ahead.")
+SLOT_STEP = Limit(5, 240, "The slot step must be between 5 and 240 minutes.", step=5)
+DURATION = Limit(5, 720, "The duration must be between 5 and 720 minutes.")
+BUFFER = Limit(0, 240, "The buffer must be between 0 and 240 minutes.")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, when and from where: what the audit log records."""
+
+    user: object
+    now: datetime
+    origin: Origin = audit.SYSTEM
+
+
+# -- business settings -----------------------------------------------------------------
+
+BUSINESS_FIELDS = (
+    "name",
+    "timezone",
+    "locale",
+    "min_notice_minutes",
+    "max_days_ahead",
+    "slot_step_minutes",
+)
+
+
+@lru_cache(maxsize=1)
+def timezone_names() -> frozenset[str]:
+    """IANA timezone names; host-specific aliases such as "localtime" are left out."""
+    return frozenset(available_timezones() - {"localtime", "Factory", "posixrules"})
+
+
+def check_timezone(name: str) -> str:
+    if name not in timezone_names():
+        raise CatalogError(
+            f"Unknown timezone {name!r}; use an IANA name like Europe/Berlin.", "timezone"
+        )
+    return name
+
+
+def update_business(
+    session: Session, business: Business, values: dict, actor: Actor
+) -> dict[str, list]:
+    """Change the business's name, timezone, locale and booking window; audit each change."""
+    values = dict(values)
+    if "name" in values:
+        values["name"] = _required_name(values["name"], "The business needs a name.")
+    if "timezone" in values:
+        check_timezone(values["timezone"])
+    if "locale" in values and values["locale"] not in LOCALES:
+        raise CatalogError("Choose English or Deutsch.", "locale")
+    for field, limit in (
+        ("min_notice_minutes", MIN_NOTICE),
+        ("max_days_ahead", MAX_DAYS_AHEAD),
+        ("slot_step_minutes", SLOT_STEP),
+    ):
+        if field in values:
+            limit.check(values[field], field)
+    changes = audit.apply_changes(business, values, BUSINESS_FIELDS)
+    audit.record_changes(session, actor.user, actor.now, actor.origin, "business", changes)
+    session.flush()
+    return changes
+
+
+# -- services --------------------------------------------------------------------------
+
+SERVICE_FIELDS = ("name", "description", "duration_minutes", "price_cents", "buffer_minutes")
+
+
+def create_service(
+    session: Session,
+    business: Business,
+    values: dict,
+    actor: Actor,
+    provider_ids: list[int] = (),
+) -> Service:
+    """Add a service, open for booking with the chosen providers."""
+    values = _checked_service_values(session, business, values)
+    service = Service(business_id=business.id, active=True, **values)
+    service.providers = _business_rows(session, business, Provider, provider_ids, "providers")
+    session.add(service)
+    session.flush()
+    changes = {field: [None, value] for field, value in values.items()}
+    changes["providers"] = [None, _names(service.providers)]
+    _record(session, actor, "services", changes, CREATED, service=service)
+    return service
+
+
+def update_service(
+    session: Session,
+    business: Business,
+    service: Service,
+    values: dict,
+    actor: Actor,
+    provider_ids: list[int] | None = None,
+) -> dict[str, list]:
+    """Change a service and who performs it; audit the old and new values."""
+    _ensure_owned(business, service)
+    values = _checked_service_values(session, business, values, service)
+    changes = audit.apply_changes(service, values, SERVICE_FIELDS)
+    if provider_ids is not None:
+        chosen = _business_rows(session, business, Provider, provider_ids, "providers")
+        # Archived providers are not offered in the form; their links stay for history.
+        kept = [p for p in service.providers if not p.active]
+        before = _names(service.providers)
+        service.providers = _unique(chosen + kept)
+        if _names(service.providers) != before:
+            changes["providers"] = [before, _names(service.providers)]
+    _record(session, actor, "services", changes, UPDATED, service=service)
+    session.flush()
+    return changes
+
+
+def delete_service(session: Session, business: Business, service: Service, actor: Actor) -> str:
+    """Delete a service, or archive it if bookings remember it; refused while bookings are upcoming.
+
+    Returns ``DELETED`` or ``ARCHIVED``.
+    """
+    _ensure_owned(business, service)
+    upcoming = upcoming_bookings(session, Booking.service_id == service.id, actor.now)
+    if upcoming:
+        raise InUse(
+            f"{_bookings_use(upcoming)} this service; cancel or move them first. "
+            "Nothing was changed."
+        )
+    return _archive_or_delete(session, service, Booking.service_id == service.id, actor, "services")
+
+
+def restore_service(session: Session, business: Business, service: Service, actor: Actor) -> None:
+    """Open an archived service for booking again."""
+    _ensure_owned(business, service)
+    if service.active:
+        return
+    _check_unique_service_name(session, business, service.name, service)
+    service.active = True
+    _record(session, actor, "services", {"active": [False, True]}, RESTORED, service=service)
+    session.flush()
+
+
+def _checked_service_values(
+    session: Session, business: Business, values: dict, service: Service | None = None
+) -> dict:
+    values = {field: values[field] for field in SERVICE_FIELDS if field in values}
+    if "name" in values or service is None:
+        values["name"] = _required_name(values.get("name", ""), "The service needs a name.")
+        _check_unique_service_name(session, business, values["name"], service)
+    if service is None or "description" in values:
+        values["description"] = (values.get("description") or "").strip()
+        if len(values["description"]) > 2000:
+            raise CatalogError("Keep the description under 2000 characters.", "description")
+    if service is None or "duration_minutes" in values:
+        DURATION.check(values.get("duration_minutes"), "duration_minutes")
+    if service is None or "buffer_minutes" in values:
+        BUFFER.check(values.get("buffer_minutes", 0), "buffer_minutes")
+        values.setdefault("buffer_minutes", 0)
+    if service is None or "price_cents" in values:
+        price = values.setdefault("price_cents", 0)
+        if not isinstance(price, int) or not 0 <= price <= MAX_PRICE_CENTS:
+            raise CatalogError("The price must be between 0.00 and 1000000.00.", "price_cents")
+    return values
+
+
+def _check_unique_service_name(
+    session: Session, business: Business, name: str, service: Service | None
+) -> None:
+    query = select(Service.id).where(
+        Service.business_id == business.id,
+        Service.active,
+        func.lower(Service.name) == name.lower(),
+    )
+    if service is not None and service.id is not None:
+        query = query.where(Service.id != service.id)
+    if session.scalar(query) is not None:
+        raise CatalogError(
+            f"There is already a service called {name!r}; choose another name.", "name"
+        )
+
+
+# -- providers -------------------------------------------------------------------------
+
+
+def create_provider(
+    session: Session, business: Business, name: str, actor: Actor, service_ids: list[int] = ()
+) -> Provider:
+    """Add a provider performing the chosen services; weekly hours are set separately."""
+    name = _required_name(name, "The provider needs a name.")
+    provider = Provider(business_id=business.id, name=name, active=True)
+    provider.services = _business_rows(session, business, Service, service_ids, "services")
+    session.add(provider)
+    session.flush()
+    changes = {"name": [None, name], "services": [None, _names(provider.services)]}
+    _record(session, actor, "providers", changes, CREATED, provider=provider)
+    return provider
+
+
+def update_provider(
+    session: Session,
+    business: Business,
+    provider: Provider,
+    name: str,
+    actor: Actor,
+    service_ids: list[int] | None = None,
+) -> dict[str, list]:
+    """Rename a provider and change the services they perform."""
+    _ensure_owned(business, provider)
+    name = _required_name(name, "The provider needs a name.")
+    changes = audit.apply_changes(provider, {"name": name}, ("name",))
+    if service_ids is not None:
+        chosen = _business_rows(session, business, Service, service_ids, "services")
+        kept = [s for s in provider.services if not s.active]
+        before = _names(provider.services)
+        provider.services = _unique(chosen + kept)
+        if _names(provider.services) != before:
+            changes["services"] = [before, _names(provider.services)]
+    _record(session, actor, "providers", changes, UPDATED, provider=provider)
+    session.flush()
+    return changes
+
+
+def delete_provider(session: Session, business: Business, provider: Provider, actor: Actor) -> str:
+    """Delete a provider, or archive them if bookings remember them; refused while bookings are upcoming.
+
+    Returns ``DELETED`` or ``ARCHIVED``.
+    """
+    _ensure_owned(business, provider)
+    upcoming = upcoming_bookings(session, Booking.provider_id == provider.id, actor.now)
+    if upcoming:
+        raise InUse(
+            f"{_bookings_use(upcoming, 'are with', 'is with')} this provider; "
+            "cancel or move them first. Nothing was changed."
+        )
+    return _archive_or_delete(
+        session, provider, Booking.provider_id == provider.id, actor, "providers"
+    )
+
+
+def restore_provider(
+    session: Session, business: Business, provider: Provider, actor: Actor
+) -> None:
+    """Let clients book an archived provider again."""
+    _ensure_owned(business, provider)
+    if provider.active:
+        return
+    provider.active = True
+    _record(session, actor, "providers", {"active": [False, True]}, RESTORED, provider=provider)
+    session.flush()
+
+
+def check_day(stretches: list[tuple[time, time]], weekday: int = 0) -> list[tuple[time, time]]:
+    """The stretches of one weekday, in order; refused if one is empty or two overlap."""
+    if len(stretches) > MAX_STRETCHES:
+        raise CatalogError(f"{WEEKDAYS[weekday]}: at most {MAX_STRETCHES} stretches a day.")
+    ordered = sorted(stretches)
+    for starts, ends in ordered:
+        if not starts < ends:
+            raise CatalogError(
+                f"{WEEKDAYS[weekday]}: the start ({starts:%H:%M}) must be before "
+                f"the end ({ends:%H:%M})."
+            )
+    for (_, first_ends), (second_starts, _) in zip(ordered, ordered[1:], strict=False):
+        if second_starts < first_ends:
+            raise CatalogError(f"{WEEKDAYS[weekday]}: the two stretches overlap.")
+    return ordered
+
+
+def set_weekly_hours(
+    session: Session,
+    business: Business,
+    provider: Provider,
+    hours: dict[int, list[tuple[time, time]]],
+    actor: Actor,
+) -> dict[str, list]:
+    """Replace the provider's weekly hours (weekday 0 = Monday -> stretches of work)."""
+    _ensure_owned(business, provider)
+    if set(hours) - set(range(7)):
+        raise CatalogError("Weekdays are numbered 0 (Monday) to 6 (Sunday).")
+    wanted = {weekday: check_day(hours.get(weekday, []), weekday) for weekday in range(7)}
+    current: dict[int, list[tuple[time, time]]] = {weekday: [] for weekday in range(7)}
+    for row in provider.working_hours:
+        current[row.weekday].append((row.starts, row.ends))
+    changes = {
+        WEEKDAYS[weekday]: [
+            _stretches_text(sorted(current[weekday])),
+            _stretches_text(wanted[weekday]),
+        ]
+        for weekday in range(7)
+        if sorted(current[weekday]) != wanted[weekday]
+    }
+    if not changes:
+        return changes
+    provider.working_hours.clear()
+    session.flush()
+    for weekday, stretches in wanted.items():
+        for starts, ends in stretches:
+            provider.working_hours.append(WorkingHours(weekday=weekday, starts=starts, ends=ends))
+    _record(session, actor, "providers", changes, "hours", provider=provider)
+    session.flush()
+    return changes
+
+
+def add_day_off(
+    session: Session,
+    business: Business,
+    provider: Provider,
+    day: date,
+    note: str,
+    actor: Actor,
+) -> DayOff:
+    """Give the provider a day off (today or later) in the business's calendar."""
+    _ensure_owned(business, provider)
+    today = business.local(actor.now).date()
+    if day < today:
+        raise CatalogError("That day has passed; choose today or a later day.", "day")
+    if any(existing.day == day for existing in provider.days_off):
+        raise CatalogError(f"{provider.name} already has {day:%d %B %Y} off.", "day")
+    note = (note or "").strip()
+    if len(note) > 200:
+        raise CatalogError("Keep the note under 200 characters.", "note")
+    day_off = DayOff(day=day, note=note)
+    provider.days_off.append(day_off)
+    _record(
+        session,
+        actor,
+        "providers",
+        {"day_off": [None, _day_off_text(day_off)]},
+        "day_off_added",
+        provider=provider,
+    )
+    session.flush()
+    return day_off
+
+
+def remove_day_off(
+    session: Session, business: Business, provider: Provider, day_off: DayOff, actor: Actor
+) -> None:
+    """Take a day off back: the provider works their usual hours that day."""
+    _ensure_owned(business, provider)
+    if day_off.provider_id != provider.id:
+        raise CatalogError("That day off belongs to someone else.")
+    _record(
+        session,
+        actor,
+        "providers",
+        {"day_off": [_day_off_text(day_off), None]},
+        "day_off_removed",
+        provider=provider,
+    )
+    provider.days_off.remove(day_off)
+    session.flush()
+
+
+# -- shared ----------------------------------------------------------------------------
+
+
+def upcoming_bookings(session: Session, condition, now: datetime) -> int:
+    """How many bookings matching ``condition`` still hold time at or after ``now``."""
+    return session.scalar(
+        select(func.count())
+        .select_from(Booking)
+        .where(condition, Booking.status.in_(ACTIVE_STATUSES), Booking.end_at > now)
+    )
+
+
+def _archive_or_delete(session: Session, row, condition, actor: Actor, area: str) -> str:
+    kind = "service" if isinstance(row, Service) else "provider"
+    if session.scalar(select(exists().where(condition))):
+        # Past (or cancelled) bookings still point at it: hide it, keep it for history.
+        if row.active:
+            row.active = False
+            _record(session, actor, area, {"active": [True, False]}, ARCHIVED, **{kind: row})
+        session.flush()
+        return ARCHIVED
+    _record(session, actor, area, {"name": [row.name, None]}, DELETED, **{kind: row})
+    session.delete(row)
+    session.flush()
+    return DELETED
+
+
+def _record(
+    session: Session,
+    actor: Actor,
+    area: str,
+    changes: dict,
+    action: str,
+    *,
+    service: Service | None = None,
+    provider: Provider | None = None,
+) -> None:
+    """One settings-changed event naming the service or provider it concerns."""
+    if not changes:
+        return
+    about = {}
+    if service is not None:
+        about = {"service_id": service.id, "service": service.name}
+    if provider is not None:
+        about = {"provider_id": provider.id, "provider": provider.name}
+    audit.record(
+        session,
+        audit.SETTINGS_CHANGED,
+        actor.now,
+        business_id=actor.user.business_id,
+        actor=actor.user,
+        origin=actor.origin,
+        area=area,
+        action=action,
+        changes=changes,
+        **about,
+    )
+
+
+def _ensure_owned(business: Business, row) -> None:
+    if row.business_id != business.id:
+        raise CatalogError("That belongs to another business.")
+
+
+def _business_rows(session: Session, business: Business, model, ids, field: str) -> list:
+    """The business's active rows with these ids; an id from elsewhere is refused."""
+    ids = set(ids)
+    if not ids:
+        return []
+    rows = list(
+        session.scalars(
+            select(model)
+            .where(model.id.in_(ids), model.business_id == business.id, model.active)
+            .order_by(model.id)
+        )
+    )
+    if len(rows) != len(ids):
+        raise CatalogError(f"Choose {field} from the list.", field)
+    return rows
+
+
+def _required_name(name: str | None, message: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise CatalogError(message, "name")
+    if len(name) > 200:
+        raise CatalogError("Keep the name under 200 characters.", "name")
+    return name
+
+
+def _unique(rows: list) -> list:
+    seen: dict[int, object] = {}
+    for row in rows:
+        seen.setdefault(row.id, row)
+    return sorted(seen.values(), key=lambda row: row.id)
+
+
+def _names(rows) -> str:
+    return ", ".join(sorted(row.name for row in rows))
+
+
+def _stretches_text(stretches: list[tuple[time, time]]) -> str:
+    if not stretches:
+        return "closed"
+    return ", ".join(f"{starts:%H:%M}-{ends:%H:%M}" for starts, ends in stretches)
+
+
+def _day_off_text(day_off: DayOff) -> str:
+    return f"{day_off.day.isoformat()} {day_off.note}".strip()
+
+
+def _bookings_use(count: int, plural: str = "use", singular: str = "uses") -> str:
+    if count == 1:
+        return f"1 upcoming booking {singular}"
+    return f"{count} upcoming bookings {plural}"

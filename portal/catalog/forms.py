@@ -1,0 +1,312 @@
+"""Forms of the owner's business set-up."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    Form,
+    FormField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, StopValidation, ValidationError
+from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput, TimeInput
+
+from portal.catalog import admin
+
+PRICE_PATTERN = re.compile(r"(\d{1,7})(?:[.,](\d{1,2}))?\Z")
+TIME_PATTERN = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)\Z")
+WHOLE_NUMBER_PATTERN = re.compile(r"[0-9]+\Z")
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
+class ParsedField(StringField):
+    """A text input whose value is parsed; when parsing fails, that is the only error."""
+
+    #: Said when the input is blank; None lets a blank input through as None.
+    required_message: str | None = None
+
+    def __init__(self, label=None, validators=None, required_message=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        if required_message is not None:
+            self.required_message = required_message
+
+    def process_formdata(self, valuelist):
+        text = valuelist[0].strip() if valuelist else ""
+        self.data = self.parse(text) if text else None
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
+        if self.data is None and self.required_message:
+            raise StopValidation(self.required_message)
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else self.show(self.data)
+
+    def parse(self, text: str):
+        raise NotImplementedError
+
+    def show(self, value) -> str:
+        return str(value)
+
+
+class WholeNumberField(ParsedField):
+    widget = NumberInput()
+
+    def parse(self, text: str) -> int:
+        if text.startswith("-") and WHOLE_NUMBER_PATTERN.match(text[1:]):
+            raise ValueError("Enter zero or more, not a negative number.")
+        if not WHOLE_NUMBER_PATTERN.match(text):
+            raise ValueError("Enter a whole number, like 30.")
+        if len(text) > 12:
+            raise ValueError("That number is far too large.")
+        return int(text)
+
+
+class PriceField(ParsedField):
+    """A price typed as 35.00 (or 35,00); its data is in cents."""
+
+    def parse(self, text: str) -> int:
+        if text.startswith("-"):
+            raise ValueError("The price cannot be negative.")
+        match = PRICE_PATTERN.match(text)
+        if match is None:
+            if re.fullmatch(r"\d+[.,]\d{3,}", text):
+                raise ValueError("Use at most two decimals, like 35.50.")
+            raise ValueError("Enter a price like 35.00.")
+        whole, fraction = match.group(1), (match.group(2) or "").ljust(2, "0")
+        return int(whole) * 100 + int(fraction)
+
+    def show(self, value: int) -> str:
+        return f"{value // 100}.{value % 100:02d}"
+
+
+class ClockTimeField(ParsedField):
+    """A wall-clock time typed as HH:MM."""
+
+    widget = TimeInput()
+
+    def parse(self, text: str) -> time:
+        match = TIME_PATTERN.match(text)
+        if match is None:
+            raise ValueError("Use HH:MM between 00:00 and 23:59, like 09:30.")
+        return time(int(match.group(1)), int(match.group(2)))
+
+    def show(self, value: time) -> str:
+        return value.strftime("%H:%M")
+
+
+class DayField(ParsedField):
+    widget = DateInput()
+
+    def parse(self, text: str) -> date:
+        try:
+            if not DATE_PATTERN.match(text):
+                raise ValueError(text)
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError("Enter a date like 2026-03-14.") from None
+
+    def show(self, value: date) -> str:
+        return value.isoformat()
+
+
+class ChecklistField(SelectMultipleField):
+    """Tick boxes for rows of the business, by id."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def __init__(self, label=None, validators=None, noun="items", **kwargs):
+        super().__init__(
+            label,
+            validators,
+            coerce=int,
+            invalid_value_message=f"Choose {noun} from the list.",
+            invalid_choice_message=f"Choose {noun} from the list.",
+            **kwargs,
+        )
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _in(limit: admin.Limit) -> NumberRange:
+    return NumberRange(limit.low, limit.high, limit.message)
+
+
+class BusinessForm(FlaskForm):
+    name = StringField(
+        "Business name",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please enter the business name."),
+            Length(max=200, message="Keep the name under 200 characters."),
+        ],
+    )
+    timezone = StringField(
+        "Timezone",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please enter a timezone, like Europe/Berlin."),
+            Length(max=64, message="Use an IANA name like Europe/Berlin."),
+        ],
+    )
+    locale = SelectField(
+        "Language of the booking pages",
+        choices=[SelectChoice(code, name) for code, name in admin.LOCALES.items()],
+        invalid_choice_message="Choose English or Deutsch.",
+    )
+    min_notice_minutes = WholeNumberField(
+        "Minimum notice (minutes)",
+        validators=[_in(admin.MIN_NOTICE)],
+        required_message="Please enter the minimum notice in minutes (0 for none).",
+    )
+    max_days_ahead = WholeNumberField(
+        "Bookings open this many days ahead",
+        validators=[_in(admin.MAX_DAYS_AHEAD)],
+        required_message="Please enter how many days ahead clients may book.",
+    )
+    slot_step_minutes = WholeNumberField(
+        "Slot step (minutes)",
+        validators=[_in(admin.SLOT_STEP)],
+        required_message="Please enter the slot step in minutes.",
+    )
+
+    def validate_timezone(self, field):
+        try:
+            admin.check_timezone(field.data)
+        except admin.CatalogError as error:
+            raise ValidationError(str(error)) from None
+
+    def validate_slot_step_minutes(self, field):
+        limit = admin.SLOT_STEP
+        if limit.low <= field.data <= limit.high and field.data % limit.step:
+            raise ValidationError("The slot step must be a multiple of 5 minutes.")
+
+
+class ServiceForm(FlaskForm):
+    name = StringField(
+        "Name",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please enter the service's name."),
+            Length(max=200, message="Keep the name under 200 characters."),
+        ],
+    )
+    description = TextAreaField(
+        "Description (optional)",
+        validators=[Length(max=2000, message="Keep the description under 2000 characters.")],
+    )
+    duration_minutes = WholeNumberField(
+        "Duration (minutes)",
+        validators=[_in(admin.DURATION)],
+        required_message="Please enter the duration in minutes.",
+    )
+    price_cents = PriceField(
+        "Price", required_message="Please enter a price, like 35.00 (0 if it is free)."
+    )
+    buffer_minutes = WholeNumberField(
+        "Buffer after each appointment (minutes)",
+        validators=[_in(admin.BUFFER)],
+        required_message="Please enter the buffer in minutes (0 for none).",
+    )
+    providers = ChecklistField("Performed by", noun="providers")
+
+    def validate_price_cents(self, field):
+        if field.data > admin.MAX_PRICE_CENTS:
+            raise ValidationError("The price must be at most 1000000.00.")
+
+
+class ProviderForm(FlaskForm):
+    name = StringField(
+        "Name",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please enter the provider's name."),
+            Length(max=200, message="Keep the name under 200 characters."),
+        ],
+    )
+    services = ChecklistField("Services they perform", noun="services")
+
+
+class DayHoursForm(Form):
+    """Up to two stretches of work on one weekday; blank means not working."""
+
+    start_1 = ClockTimeField("From")
+    end_1 = ClockTimeField("Until")
+    start_2 = ClockTimeField("From")
+    end_2 = ClockTimeField("Until")
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        for starts, ends in ((self.start_1, self.end_1), (self.start_2, self.end_2)):
+            if (starts.data is None) != (ends.data is None):
+                missing = ends if ends.data is None else starts
+                missing.errors.append("Enter both a start and an end, or leave both empty.")
+                return False
+            if starts.data is not None and not starts.data < ends.data:
+                ends.errors.append("The end must be after the start.")
+                return False
+        try:
+            admin.check_day(self.stretches)
+        except admin.CatalogError:
+            self.start_2.errors.append("The two stretches overlap.")
+            return False
+        return True
+
+    @property
+    def stretches(self) -> list[tuple[time, time]]:
+        pairs = ((self.start_1.data, self.end_1.data), (self.start_2.data, self.end_2.data))
+        return [(starts, ends) for starts, ends in pairs if starts is not None]
+
+
+class WeeklyHoursForm(FlaskForm):
+    monday = FormField(DayHoursForm, "Monday")
+    tuesday = FormField(DayHoursForm, "Tuesday")
+    wednesday = FormField(DayHoursForm, "Wednesday")
+    thursday = FormField(DayHoursForm, "Thursday")
+    friday = FormField(DayHoursForm, "Friday")
+    saturday = FormField(DayHoursForm, "Saturday")
+    sunday = FormField(DayHoursForm, "Sunday")
+
+    @property
+    def days(self) -> list[FormField]:
+        return [getattr(self, name.lower()) for name in admin.WEEKDAYS]
+
+    @property
+    def hours(self) -> dict[int, list[tuple[time, time]]]:
+        """Weekday (0 = Monday) -> stretches, as ``admin.set_weekly_hours`` takes them."""
+        return {weekday: day.form.stretches for weekday, day in enumerate(self.days)}
+
+    @classmethod
+    def for_provider(cls, provider, **kwargs) -> WeeklyHoursForm:
+        """The form, filled with the provider's current hours unless a POST says otherwise."""
+        data: dict[str, dict] = {name.lower(): {} for name in admin.WEEKDAYS}
+        counts = [0] * 7
+        for row in sorted(provider.working_hours, key=lambda r: (r.weekday, r.starts)):
+            counts[row.weekday] += 1
+            day = data[admin.WEEKDAYS[row.weekday].lower()]
+            day[f"start_{counts[row.weekday]}"] = row.starts
+            day[f"end_{counts[row.weekday]}"] = row.ends
+        return cls(data=data, **kwargs)
+
+
+class DayOffForm(FlaskForm):
+    day = DayField("Day", required_message="Please enter the day, like 2026-03-14.")
+    note = StringField(
+        "Note (optional)",
+        filters=[_strip],
+        validators=[Length(max=200, message="Keep the note under 200 characters.")],
+    )

@@ -1,0 +1,1 @@
+"""Clients in the staff area: list, search, a client's page, blocking and abuse rules."""

@@ -1,0 +1,90 @@
+"""Staff forms about clients: search, block, and the owner's client rules."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, StopValidation
+
+from portal.clients.service import AUTO_BLOCK_MAX, BOOKING_LIMIT_MAX, MAX_QUERY_LENGTH
+
+REASON_MAX = 500
+
+
+def _strip(value) -> str:
+    return (value or "").strip()
+
+
+class SearchForm(FlaskForm):
+    """The client list's search box; sent by GET, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(
+        "Search by name, e-mail or phone",
+        filters=[_strip],
+        validators=[
+            Length(
+                max=MAX_QUERY_LENGTH,
+                message=f"Search for at most {MAX_QUERY_LENGTH} characters.",
+            )
+        ],
+    )
+
+
+class BlockForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason (staff see it; the client is only asked to contact you)",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please say why the client is blocked, for your colleagues."),
+            Length(max=REASON_MAX, message=f"The reason may have at most {REASON_MAX} characters."),
+        ],
+    )
+
+
+class CountField(IntegerField):
+    """A whole number from 0 to ``high``; anything else gets ``message`` and no other error.
+
+    A form without the field (a page from before it existed) leaves the
+    setting as it is.
+    """
+
+    def __init__(self, label, *, message: str, high: int, **kwargs) -> None:
+        super().__init__(label, [NumberRange(0, high, message)], **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist) -> None:
+        if not valuelist:
+            return
+        text = valuelist[0].strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > 6:
+            self.data = None
+            raise ValueError(self.message)
+        self.data = int(text)
+
+    def pre_validate(self, form) -> None:
+        if self.process_errors or not self.raw_data:
+            raise StopValidation()
+
+
+class ClientRulesFields:
+    """The owner's client rules; the Booking rules form includes these fields."""
+
+    max_future_bookings_per_client = CountField(
+        "Most upcoming bookings one client e-mail may make online (0: no limit)",
+        message=f"Enter a number from 1 to {BOOKING_LIMIT_MAX}, or 0 for no limit.",
+        high=BOOKING_LIMIT_MAX,
+    )
+    max_future_bookings_per_address = CountField(
+        "Most upcoming bookings that may be made online from one address (0: no limit)",
+        message=f"Enter a number from 1 to {BOOKING_LIMIT_MAX}, or 0 for no limit.",
+        high=BOOKING_LIMIT_MAX,
+    )
+    auto_block_after = CountField(
+        "Block a client automatically after this many late cancellation attempts or "
+        "no-shows (0: never)",
+        message=f"Enter a number from 1 to {AUTO_BLOCK_MAX}, or 0 to never block automatically.",
+        high=AUTO_BLOCK_MAX,
+    )

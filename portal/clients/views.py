@@ -1,0 +1,103 @@
+"""Staff pages for clients: the list with search, a client's page, block and unblock."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from portal.accounts.current import origin, staff_required
+from portal.businesses.models import Business
+from portal.clients import service as clients
+from portal.clients.forms import BlockForm, SearchForm
+from portal.clock import utcnow
+from portal.extensions import db
+from portal.staff.guards import pending_step_redirect
+from portal.web.forms import EmptyForm
+
+blueprint = Blueprint("clients", __name__, url_prefix="/staff")
+blueprint.before_request(pending_step_redirect)
+
+NO_SUCH_CLIENT = "There is no such client at this business."
+#: More pages than this are typing mistakes.
+MAX_PAGE = 100_000
+
+
+def _business() -> Business:
+    return db.session.get(Business, g.staff.business_id)
+
+
+def _page_number() -> int:
+    raw = request.args.get("page") or "1"
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= MAX_PAGE:
+        abort(400, description="That page number is not valid. Use a whole number from 1.")
+    return int(raw)
+
+
+def _client_or_404(client_id: int):
+    client = clients.find_client(db.session, g.staff.business_id, client_id)
+    if client is None:
+        abort(404, description=NO_SUCH_CLIENT)
+    return client
+
+
+@blueprint.get("/clients")
+@staff_required
+def list_clients():
+    form = SearchForm(request.args)
+    if not form.validate():
+        abort(400, description=form.q.errors[0])
+    page = _page_number()
+    result = clients.search_clients(db.session, g.staff.business_id, form.q.data or "", page)
+    if page > result.pages:
+        abort(404, description=f"There is no page {page}; the list has {result.pages}.")
+    return render_template("clients/list.html", business=_business(), form=form, result=result)
+
+
+def _render_client(client, *, status: int = 200, error: str | None = None, block_form=None):
+    return render_template(
+        "clients/client.html",
+        business=_business(),
+        client=client,
+        overview=clients.client_overview(db.session, client),
+        block_form=block_form or BlockForm(formdata=None),
+        unblock_form=EmptyForm(formdata=None),
+        error=error,
+    ), status
+
+
+@blueprint.get("/clients/<int:client_id>")
+@staff_required
+def show_client(client_id: int):
+    return _render_client(_client_or_404(client_id))
+
+
+@blueprint.post("/clients/<int:client_id>/block")
+@staff_required
+def block(client_id: int):
+    client = _client_or_404(client_id)
+    form = BlockForm()
+    if not form.validate_on_submit():
+        return _render_client(client, status=422, block_form=form)
+    try:
+        clients.block_client(db.session, client, g.staff, form.reason.data, utcnow(), origin())
+    except clients.ClientError as error:
+        db.session.rollback()
+        return _render_client(client, status=409, error=str(error))
+    db.commit()
+    flash(f"{client.name} is blocked: they are asked to contact you instead of booking online.")
+    return redirect(url_for("clients.show_client", client_id=client.id), code=303)
+
+
+@blueprint.post("/clients/<int:client_id>/unblock")
+@staff_required
+def unblock(client_id: int):
+    client = _client_or_404(client_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        clients.unblock_client(db.session, client, g.staff, utcnow(), origin())
+    except clients.ClientError as error:
+        db.session.rollback()
+        return _render_client(client, status=409, error=str(error))
+    db.commit()
+    flash(f"{client.name} is unblocked and can book online again.")
+    return redirect(url_for("clients.show_client", client_id=client.id), code=303)

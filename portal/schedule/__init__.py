@@ -1,0 +1,1 @@
+"""Bookings and calendar for staff: dashboard, day and week views, staff actions on bookings."""

@@ -1,0 +1,183 @@
+"""Staff forms for bookings: cancel, decide, book for a client, booking rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, ValidationError
+
+from portal.booking.availability import BookingWindow, Slot
+from portal.booking.forms import PHONE_PATTERN
+from portal.booking.params import ANY_PROVIDER
+from portal.businesses.models import Business
+from portal.catalog.models import Provider, Service
+from portal.clients.forms import ClientRulesFields
+from portal.web.formatting import iso_utc, local_time
+
+REASON_MAX = 500
+
+
+def _strip(value) -> str:
+    """Text without surrounding blanks; a field the browser did not send is empty."""
+    return (value or "").strip()
+
+
+class ActionForm(FlaskForm):
+    """A button on a booking; ``return_to`` says which page to go back to."""
+
+    return_to = HiddenField()
+
+
+class CancelForm(ActionForm):
+    reason = TextAreaField(
+        "Reason (the client reads it in the cancellation e-mail)",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please give a reason for the cancellation; the client will read it."),
+            Length(max=REASON_MAX, message=f"The reason may have at most {REASON_MAX} characters."),
+        ],
+    )
+
+
+class DeclineForm(ActionForm):
+    reason = TextAreaField(
+        "Reason (optional, sent to the client)",
+        filters=[_strip],
+        validators=[
+            Length(max=REASON_MAX, message=f"The reason may have at most {REASON_MAX} characters.")
+        ],
+    )
+
+
+class SlotSearchForm(FlaskForm):
+    """Service, provider and day of a booking staff make; sent by GET, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    service = SelectField(
+        "Service",
+        coerce=int,
+        invalid_value_message="Please choose a service from the list.",
+        invalid_choice_message="Please choose a service from the list.",
+    )
+    provider = SelectField(
+        "With",
+        invalid_choice_message="Please choose a provider from the list.",
+    )
+    day = DateField("Day", invalid_value_message="Please pick a day, like 2026-03-02.")
+
+    def __init__(
+        self,
+        formdata,
+        *,
+        services: list[Service],
+        providers: list[Provider],
+        window: BookingWindow,
+    ) -> None:
+        super().__init__(formdata=formdata)
+        self.window = window
+        self.services = {s.id: s for s in services}
+        self.providers = {str(p.id): p for p in providers}
+        self.service.choices = [(s.id, s.name) for s in services]
+        self.provider.choices = [(ANY_PROVIDER, "Anyone available")] + [
+            (str(p.id), p.name) for p in providers
+        ]
+        if not self.provider.data:
+            self.provider.data = ANY_PROVIDER
+
+    @property
+    def chosen_service(self) -> Service:
+        return self.services[self.service.data]
+
+    @property
+    def chosen_provider(self) -> Provider | None:
+        return self.providers.get(self.provider.data)
+
+    def validate_provider(self, field) -> None:
+        provider = self.providers.get(field.data)
+        service = self.services.get(self.service.data)
+        if provider is not None and service is not None and service not in provider.services:
+            raise ValidationError(f"{provider.name} does not offer {service.name}.")
+
+    def validate_day(self, field) -> None:
+        if field.data is None:
+            return  # not a date: the field already says so
+        first, last = self.window.first_day, self.window.last_day
+        if not first <= field.data <= last:
+            raise ValidationError(
+                f"Bookings can be made from {first:%d %B %Y} to {last:%d %B %Y}. "
+                "Please pick a day in that range."
+            )
+
+
+class StaffBookingForm(FlaskForm):
+    """A free time and the client's details; staff book without consent checkboxes."""
+
+    start = RadioField("Time", validate_choice=False)
+    name = StringField(
+        "Client's name",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please enter the client's name."),
+            Length(max=200, message="The name may have at most 200 characters."),
+        ],
+    )
+    email = EmailField(
+        "Client's e-mail",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please enter the client's e-mail address for the confirmation."),
+            Length(max=254, message="That e-mail address is too long."),
+            Email("Please enter a valid e-mail address, like name@example.com."),
+        ],
+    )
+    phone = TelField("Client's phone (optional)", filters=[_strip])
+
+    def __init__(self, *args, slots: list[Slot], business: Business, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.slots = {iso_utc(slot.start): slot for slot in slots}
+        self.start.choices = [
+            (value, local_time(slot.start, business)) for value, slot in self.slots.items()
+        ]
+
+    @property
+    def chosen_start(self) -> datetime:
+        return self.slots[self.start.data].start
+
+    def validate_start(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Please pick a time.")
+        if field.data not in self.slots:
+            raise ValidationError("That time is no longer free. Please pick another.")
+
+    def validate_name(self, field) -> None:
+        field.data = " ".join(field.data.split())
+
+    def validate_phone(self, field) -> None:
+        if not field.data:
+            return
+        digits = sum(ch.isdigit() for ch in field.data)
+        if len(field.data) > 30 or not PHONE_PATTERN.match(field.data) or not 6 <= digits <= 15:
+            raise ValidationError(
+                "Please enter a phone number of 6 to 15 digits, like +49 30 1234567, "
+                "or leave it empty."
+            )
+
+
+class BookingRulesForm(ClientRulesFields, FlaskForm):
+    approve_bookings = BooleanField(
+        "Approve bookings: a client's new booking waits as a request until staff approve it"
+    )
