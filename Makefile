@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format bench
+.PHONY: run test install lint format bench bench-load
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,13 @@ run: install
 	@echo "Serving the demo on http://127.0.0.1:$(PORT)/b/demo/"
 	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
+# The suite runs twice: on the embedded SQLite, then on a PostgreSQL server the
+# tests start (and remove) themselves; Redis likewise. PYTEST_ARGS narrows a run.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	PORTAL_TEST_DATABASE=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+	PORTAL_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check --fix .
@@ -35,3 +38,6 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/availability.py
+
+bench-load: install
+	$(BIN)/python bench/load.py

@@ -22,11 +22,17 @@ def create_app(config: dict[str, object] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_templating(app)
+    register_scheduler(app)
     return app
 
 
 def register_proxy_fix(app: Flask) -> None:
     """Trust X-Forwarded-For/-Proto only from as many proxies as the operator says."""
+    from portal.web.transport import ForwardedProtoFromScheme
+
+    # Below ProxyFix: X-Forwarded-Proto is rewritten to the scheme ProxyFix trusted
+    # (or the real one), so nothing downstream (Talisman) believes a forged header.
+    app.wsgi_app = ForwardedProtoFromScheme(app.wsgi_app)
     hops = int(app.config["TRUSTED_PROXIES"])
     if hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -36,6 +42,7 @@ def register_proxy_fix(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager
+    from portal.hipaa.guards import init_app as init_hipaa_guards
     from portal.mail.transport import transport_from_config
     from portal.web.security import init_security_headers
 
@@ -43,6 +50,7 @@ def register_extensions(app: Flask) -> None:
     # First among the request hooks: the CSP nonce and the HTTPS redirect must
     # come before any hook that may refuse the request (CSRF, rate limits).
     init_security_headers(app)
+    init_hipaa_guards(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -55,14 +63,19 @@ def register_blueprints(app: Flask) -> None:
     import portal.accounts.current  # noqa: F401 (registers the flask-login user loader)
     from portal.accounts.client_views import blueprint as client_accounts
     from portal.accounts.staff_views import blueprint as staff_auth
+    from portal.audit.views import blueprint as audit_views
     from portal.booking.views import blueprint as booking
     from portal.catalog.views import blueprint as catalog
     from portal.clients.views import blueprint as clients
     from portal.embedding.views import blueprint as embedding
+    from portal.giftcards.views import blueprint as giftcards
+    from portal.hipaa.views import blueprint as hipaa
     from portal.policies.admin_views import blueprint as policies_admin
     from portal.policies.views import blueprint as policies
+    from portal.retention.views import blueprint as retention
     from portal.schedule.views import blueprint as schedule
     from portal.staff.views import blueprint as staff
+    from portal.support.views import blueprint as support
     from portal.web.errors import register_error_handlers
     from portal.web.health import blueprint as health
 
@@ -77,6 +90,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(embedding)
     app.register_blueprint(policies_admin)
     app.register_blueprint(client_accounts)
+    app.register_blueprint(hipaa)
+    app.register_blueprint(support)
+    app.register_blueprint(audit_views)
+    app.register_blueprint(retention)
+    app.register_blueprint(giftcards)
     register_error_handlers(app)
 
 
@@ -84,3 +102,11 @@ def register_templating(app: Flask) -> None:
     from portal.web.formatting import register_filters
 
     register_filters(app)
+
+
+def register_scheduler(app: Flask) -> None:
+    """With PORTAL_SCHEDULER=on, purge old bookings daily from a background thread."""
+    if app.config.get("SCHEDULER"):
+        from portal.retention.jobs import start_scheduler
+
+        app.extensions["portal_scheduler"] = start_scheduler(app)

@@ -111,6 +111,7 @@ def create_staff_command(slug: str, email: str, name: str, role: str, password: 
     The password must meet the business's password rules.
     """
     from portal.accounts.service import AccountError, PasswordRejected, create_staff_user
+    from portal.audit import service as audit
     from portal.businesses.service import find_business
 
     session = db.writer()
@@ -122,8 +123,34 @@ def create_staff_command(slug: str, email: str, name: str, role: str, password: 
             user = create_staff_user(
                 session, business, email=email, password=password, role=role, name=name
             )
+            audit.record(
+                session,
+                audit.STAFF_CREATED,
+                utcnow(),
+                business_id=business.id,
+                actor_kind="system",
+                actor_label="portal create-staff",
+                created=user.email,
+                role=user.role,
+            )
     except PasswordRejected as rejected:
         raise click.ClickException("Password refused: " + " ".join(rejected.problems)) from None
     except AccountError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Created {user.role} {user.email} at {business.name}.")
+
+
+def _register_feature_commands() -> None:
+    from portal.retention.cli import export_history, purge_history
+
+    main.add_command(purge_history)
+    main.add_command(export_history)
+
+    from portal.audit.cli import audit_group
+    from portal.support.cli import create_support_user
+
+    main.add_command(audit_group)
+    main.add_command(create_support_user)
+
+
+_register_feature_commands()

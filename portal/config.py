@@ -71,6 +71,8 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         ),
         "ENCRYPTION_KEY": env.get("PORTAL_ENCRYPTION_KEY", ""),
         "TRUSTED_PROXIES": int(trusted_proxies),
+        #: Run scheduled jobs (the clean history purge) inside the app process.
+        "SCHEDULER": _flag(env.get("PORTAL_SCHEDULER"), default=False),
         # The __Host- prefix pins the cookie to this host, path / and HTTPS.
         "SESSION_COOKIE_NAME": "__Host-portal" if force_https else "portal_session",
         "SESSION_COOKIE_SECURE": force_https,

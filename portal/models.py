@@ -8,15 +8,23 @@ from portal.accounts.models import (
     StaffUser,
     UserSession,
 )
-from portal.audit.models import AuditEvent
+from portal.audit.models import AuditCheckpoint, AuditEvent
 from portal.booking.models import Booking, BookingConsent, BookingEvent, Client
 from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
 from portal.db import Base
+from portal.features import BusinessFeature
+from portal.giftcards.models import GiftCard, GiftCardRedemption
+from portal.hipaa.models import ComplianceSettings
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
+from portal.retention.models import RetentionSettings
+from portal.support.models import SupportUser
 
 __all__ = [
+    "AuditCheckpoint",
     "AuditEvent",
+    "ComplianceSettings",
+    "SupportUser",
     "ClientAccount",
     "OneTimeToken",
     "RecoveryCode",
@@ -27,10 +35,14 @@ __all__ = [
     "BookingConsent",
     "BookingEvent",
     "Business",
+    "BusinessFeature",
     "CancellationPolicyVersion",
     "Client",
     "DayOff",
+    "GiftCard",
+    "GiftCardRedemption",
     "Provider",
+    "RetentionSettings",
     "Service",
     "StaffUser",
     "TermsVersion",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -17,6 +19,13 @@ from portal.catalog.models import Provider, Service
 from portal.extensions import db as portal_db
 from portal.migrate import upgrade
 from tests.factories import enable_policy, enable_terms, make_business, make_provider, make_service
+from tests.services import PostgresServer, RedisServer, ServiceError
+
+#: The database the whole run uses: ``PORTAL_TEST_DATABASE=sqlite|postgresql``.
+BACKEND = os.environ.get("PORTAL_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
+if BACKEND not in {"sqlite", "postgresql"}:
+    raise pytest.UsageError(f"PORTAL_TEST_DATABASE must be sqlite or postgresql, not {BACKEND!r}")
+PG_TEMPLATE = "portal_template"
 
 #: A Monday morning in Berlin (07:00 local); the clock of most tests.
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -25,23 +34,117 @@ CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory) -> Path:
-    """One database migrated to head; each test gets its own copy."""
-    path = tmp_path_factory.mktemp("template") / "portal.db"
-    upgrade(f"sqlite:///{path}")
-    return path
+def database_backend() -> str:
+    """``sqlite`` or ``postgresql``: what every database of this run is."""
+    return BACKEND
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A private PostgreSQL cluster for the run; the run stops if it cannot start."""
+    try:
+        server = PostgresServer().start()
+    except ServiceError as error:
+        pytest.exit(f"Cannot start the test PostgreSQL server: {error}", returncode=3)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A private redis-server for the run (installed with apt when missing)."""
+    try:
+        server = RedisServer().start()
+    except ServiceError as error:
+        pytest.exit(f"Cannot start the test Redis server: {error}", returncode=3)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin(postgres_server):
+    """An autocommit engine on the cluster's maintenance database."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(postgres_server.url(), isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+_database_numbers = itertools.count(1)
+
+
+def _new_postgres_database(admin, template: str) -> str:
+    from sqlalchemy import text
+
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    return name
+
+
+def _drop_postgres_database(admin, name: str) -> None:
+    from sqlalchemy import text
+
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory, database_backend, request):
+    """One database migrated to head; each test gets its own copy.
+
+    SQLite: a file that is copied. PostgreSQL: a database that serves as the
+    ``TEMPLATE`` of a new database per test.
+    """
+    if database_backend == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "portal.db"
+        upgrade(f"sqlite:///{path}")
+        return path
+    server = request.getfixturevalue("postgres_server")
+    admin = request.getfixturevalue("postgres_admin")
+    from sqlalchemy import text
+
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{PG_TEMPLATE}" TEMPLATE template0'))
+    upgrade(server.url(PG_TEMPLATE))
+    return PG_TEMPLATE
 
 
 @pytest.fixture
-def app_env(tmp_path, migrated_template, monkeypatch):
-    """The PORTAL_* environment of a test app, with its own database file."""
-    db_path = tmp_path / "portal.db"
-    shutil.copy(migrated_template, db_path)
+def database_url(tmp_path, migrated_template, database_backend, request):
+    """The URL of a migrated database of this test's own."""
+    if database_backend == "sqlite":
+        db_path = tmp_path / "portal.db"
+        shutil.copy(migrated_template, db_path)
+        yield f"sqlite:///{db_path}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    name = _new_postgres_database(admin, migrated_template)
+    yield request.getfixturevalue("postgres_server").url(name)
+    _drop_postgres_database(admin, name)
+
+
+@pytest.fixture
+def empty_database_url(tmp_path, database_backend, request):
+    """The URL of an empty database of this test's own (for migration tests)."""
+    if database_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    name = _new_postgres_database(admin, "template0")
+    yield request.getfixturevalue("postgres_server").url(name)
+    _drop_postgres_database(admin, name)
+
+
+@pytest.fixture
+def app_env(tmp_path, database_url, monkeypatch):
+    """The PORTAL_* environment of a test app, with its own database."""
     env = {
         "PORTAL_ENV": "testing",
         "PORTAL_INSTANCE_PATH": str(tmp_path / "instance"),
         "PORTAL_SECRET_KEY": "test-secret-key-not-for-production",
-        "PORTAL_DATABASE_URL": f"sqlite:///{db_path}",
+        "PORTAL_DATABASE_URL": database_url,
         "PORTAL_BASE_URL": "http://portal.test",
         "PORTAL_BOOKING_RATE_LIMIT": "1000 per minute",
         "PORTAL_SIGNIN_RATE_LIMIT": "1000 per minute",

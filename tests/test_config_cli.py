@@ -150,10 +150,9 @@ def cli(app_env, monkeypatch):
 
 
 @pytest.fixture
-def empty_db(tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    monkeypatch.setenv("PORTAL_DATABASE_URL", url)
-    return url
+def empty_db(empty_database_url, monkeypatch) -> str:
+    monkeypatch.setenv("PORTAL_DATABASE_URL", empty_database_url)
+    return empty_database_url
 
 
 @pytest.fixture
@@ -351,9 +350,16 @@ def test_health_check_reports_ok(client):
     assert response.json == {"status": "ok", "database": "ok"}
 
 
-def test_health_check_reports_an_unreachable_database(app_env, monkeypatch, tmp_path):
-    missing = tmp_path / "no-such-directory" / "portal.db"
-    monkeypatch.setenv("PORTAL_DATABASE_URL", f"sqlite:///{missing}")
+def test_health_check_reports_an_unreachable_database(
+    app_env, monkeypatch, tmp_path, database_backend
+):
+    if database_backend == "postgresql":
+        from tests.services import free_port
+
+        url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/portal"
+    else:
+        url = f"sqlite:///{tmp_path / 'no-such-directory' / 'portal.db'}"
+    monkeypatch.setenv("PORTAL_DATABASE_URL", url)
     app = create_app()
     try:
         response = app.test_client().get("/healthz")

@@ -16,8 +16,8 @@ def table_names(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_empty_database_upgrades_to_head_and_back_to_base(tmp_path):
-    url = f"sqlite:///{tmp_path / 'migrate.db'}"
+def test_empty_database_upgrades_to_head_and_back_to_base(empty_database_url):
+    url = empty_database_url
     upgrade(url)
     tables = table_names(url)
     assert set(Base.metadata.tables) <= tables
@@ -30,11 +30,11 @@ def test_empty_database_upgrades_to_head_and_back_to_base(tmp_path):
     assert set(Base.metadata.tables) <= table_names(url)
 
 
-def test_migrated_schema_matches_the_models(tmp_path):
+def test_migrated_schema_matches_the_models(empty_database_url):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    url = f"sqlite:///{tmp_path / 'compare.db'}"
+    url = empty_database_url
     upgrade(url)
     engine = create_engine(url)
     with engine.connect() as connection:
@@ -43,7 +43,7 @@ def test_migrated_schema_matches_the_models(tmp_path):
     assert differences == []
 
 
-def test_each_step_downgrades_and_upgrades_with_data_in_place(tmp_path):
+def test_each_step_downgrades_and_upgrades_with_data_in_place(empty_database_url):
     from alembic.script import ScriptDirectory
     from sqlalchemy import text
     from sqlalchemy.orm import Session
@@ -52,7 +52,7 @@ def test_each_step_downgrades_and_upgrades_with_data_in_place(tmp_path):
     from portal.demo import load_demo
     from portal.migrate import alembic_config
 
-    url = f"sqlite:///{tmp_path / 'steps.db'}"
+    url = empty_database_url
     upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session, session.begin():

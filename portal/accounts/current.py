@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, session, url_for
@@ -15,16 +14,22 @@ from portal.accounts.totp import SecretBox
 from portal.audit.service import Origin
 from portal.clock import utcnow
 from portal.extensions import db, login_manager
+from portal.hipaa.service import idle_timeout
+from portal.support.models import SUPPORT_KIND, SupportUser
 
-ACCOUNT_MODELS = {STAFF_KIND: StaffUser, CLIENT_KIND: ClientAccount}
+ACCOUNT_MODELS = {STAFF_KIND: StaffUser, CLIENT_KIND: ClientAccount, SUPPORT_KIND: SupportUser}
 
 
 class Principal(UserMixin):
     """A signed-in account together with the session record that vouches for it."""
 
-    def __init__(self, account: StaffUser | ClientAccount, token: str) -> None:
+    def __init__(
+        self, account: StaffUser | ClientAccount | SupportUser, token: str, business_id=None
+    ) -> None:
         self.account = account
         self.token = token
+        #: For platform support: the business they opened (None until they pick one).
+        self.business_id = business_id
 
     def get_id(self) -> str:
         return f"{self.account.kind}:{self.token}"
@@ -37,6 +42,10 @@ class Principal(UserMixin):
     def is_client(self) -> bool:
         return self.account.kind == CLIENT_KIND
 
+    @property
+    def is_support(self) -> bool:
+        return self.account.kind == SUPPORT_KIND
+
 
 @login_manager.user_loader
 def _load_principal(user_id: str) -> Principal | None:
@@ -48,15 +57,14 @@ def _load_principal(user_id: str) -> Principal | None:
     record = sessions.find(db.session, token)
     if record is None or record.account_kind != kind:
         return None
-    settings = security_settings(db.session, record.business_id)
-    if not sessions.is_live(record, now, timedelta(minutes=settings.idle_timeout_minutes)):
+    if not sessions.is_live(record, now, idle_timeout(db.session, record.business_id)):
         return None
     account = db.session.get(model, record.account_id)
     if account is None or not account.active:
         return None
     if sessions.needs_touch(record, now):
         _touch(record.id, now)
-    return Principal(account, token)
+    return Principal(account, token, record.business_id)
 
 
 def _touch(record_id: int, now) -> None:
@@ -102,7 +110,18 @@ def sign_out() -> None:
 
 
 def current_staff() -> StaffUser | None:
+    """The staff user; for platform support inside a business, a stand-in acting for them."""
     if current_user.is_authenticated and current_user.is_staff:
+        return current_user.account
+    if current_user.is_authenticated and current_user.is_support and current_user.business_id:
+        from portal.support.service import actor_for
+
+        return actor_for(current_user.account, current_user.business_id)
+    return None
+
+
+def current_support() -> SupportUser | None:
+    if current_user.is_authenticated and current_user.is_support:
         return current_user.account
     return None
 

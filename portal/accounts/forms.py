@@ -25,6 +25,11 @@ from wtforms.validators import (
 
 from portal.accounts.password_rules import MAX_LENGTH
 
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 EMAIL_VALIDATORS = [
     DataRequired("Please enter your e-mail address."),
     Length(max=254, message="That e-mail address is too long."),
@@ -51,7 +56,7 @@ def new_password_fields():
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("E-mail", validators=EMAIL_VALIDATORS)
+    email = EmailField("E-mail", validators=EMAIL_VALIDATORS, filters=[_strip])
     password = PasswordField(
         "Password", validators=[DataRequired("Please enter your password."), Length(max=4096)]
     )
@@ -72,7 +77,7 @@ class EnrolForm(FlaskForm):
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField("E-mail", validators=EMAIL_VALIDATORS)
+    email = EmailField("E-mail", validators=EMAIL_VALIDATORS, filters=[_strip])
 
 
 class SetPasswordForm(FlaskForm):
@@ -88,7 +93,7 @@ class ChangePasswordForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Please enter a name."), Length(max=200)])
-    email = EmailField("E-mail", validators=EMAIL_VALIDATORS)
+    email = EmailField("E-mail", validators=EMAIL_VALIDATORS, filters=[_strip])
     role = SelectField(
         "Role", choices=[SelectChoice("staff", "Staff"), SelectChoice("owner", "Owner")]
     )
@@ -104,7 +109,7 @@ class SignUpForm(FlaskForm):
     name = StringField(
         "Your name", validators=[DataRequired("Please enter your name."), Length(max=200)]
     )
-    email = EmailField("E-mail", validators=EMAIL_VALIDATORS)
+    email = EmailField("E-mail", validators=EMAIL_VALIDATORS, filters=[_strip])
     phone = TelField("Phone (optional)", validators=[Length(max=40)])
     password, confirm = new_password_fields()
 

@@ -119,7 +119,9 @@ class _Owned:
 
     @declared_attr.directive
     def __table_args__(cls):  # noqa: N805 (SQLAlchemy's declared_attr)
-        return (CheckConstraint("account_kind IN ('staff', 'client')", name="account_kind"),)
+        return (
+            CheckConstraint("account_kind IN ('staff', 'client', 'support')", name="account_kind"),
+        )
 
 
 class UserSession(_Owned, Base):
@@ -129,7 +131,8 @@ class UserSession(_Owned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    #: None for a platform support user who has not opened a business yet.
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

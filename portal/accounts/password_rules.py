@@ -69,8 +69,10 @@ def password_problems(
     email_name = email.split("@", 1)[0].casefold()
     if len(email_name) >= 3 and email_name in folded:
         problems.append("Do not use your e-mail name in your password.")
-    business = business_name.casefold()
-    if business and (business in folded or _compact(business) in _compact(folded)):
+    business = _compact(business_name.casefold())
+    # Very short names ("A&B") would refuse far too many passwords; like the
+    # e-mail name, a business name counts from three letters or digits.
+    if len(business) >= 3 and business in _compact(folded):
         problems.append("Do not use the business name in your password.")
     if rules.min_strength and not problems:
         score = zxcvbn(password[:STRENGTH_SAMPLE], user_inputs=[email, business_name])["score"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import (
     Blueprint,
     abort,
@@ -41,6 +39,7 @@ from portal.audit import service as audit
 from portal.businesses.models import Business
 from portal.clock import utcnow
 from portal.extensions import db, limiter
+from portal.hipaa.notices import notify_sign_in
 from portal.staff.guards import pending_step_redirect
 from portal.web.safety import safe_next_url
 from portal.web.security import no_referrer
@@ -91,7 +90,11 @@ def login():
     next_url = safe_next_url(request.args.get("next"))
     if user.has_2fa:
         session.clear()
-        session["pending_2fa"] = {"user_id": user.id, "at": int(time.time()), "next": next_url}
+        session["pending_2fa"] = {
+            "user_id": user.id,
+            "at": int(utcnow().timestamp()),
+            "next": next_url,
+        }
         db.commit()
         return redirect(url_for("staff_auth.two_factor"))
     return _complete_sign_in(user, next_url, method="password")
@@ -135,7 +138,7 @@ def _pending_user() -> StaffUser | None:
     pending = session.get("pending_2fa")
     if (
         not isinstance(pending, dict)
-        or time.time() - pending.get("at", 0) > PENDING_LIFETIME_SECONDS
+        or utcnow().timestamp() - pending.get("at", 0) > PENDING_LIFETIME_SECONDS
     ):
         return None
     user = db.session.get(StaffUser, pending.get("user_id"))
@@ -145,6 +148,7 @@ def _pending_user() -> StaffUser | None:
 def _complete_sign_in(user: StaffUser, next_url: str | None, *, method: str):
     sign_in(user)
     service.record_sign_in(db.session, user, utcnow(), origin(), method=method)
+    notify_sign_in(user, utcnow(), origin())
     db.commit()
     return redirect(next_url or url_for("staff.dashboard"))
 

@@ -26,3 +26,21 @@ class AuditEvent(Base):
     ip_address: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: SHA-256 of the business's previous event ("" for the first); see portal.audit.chain.
+    prev_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: SHA-256 over this event's fields and ``prev_hash``: an edit or a gap breaks the chain.
+    hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class AuditCheckpoint(Base):
+    """Left by the audit retention purge: the chain now starts after ``last_hash``."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The hash of the last event removed; the first remaining event names it as prev_hash.
+    last_hash: Mapped[str] = mapped_column(String(64))
+    last_event_id: Mapped[int] = mapped_column(Integer)
+    removed: Mapped[int] = mapped_column(Integer)

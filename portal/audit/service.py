@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.audit import chain
 from portal.audit.models import AuditEvent
 
 SIGNIN_SUCCESS = "signin.success"
@@ -33,6 +34,22 @@ BOOKING_DECLINED = "booking.declined"
 BOOKING_NO_SHOW = "booking.no_show"
 CLIENT_BLOCKED = "client.blocked"
 CLIENT_UNBLOCKED = "client.unblocked"
+CLIENT_VIEWED = "client.viewed"
+SUPPORT_SIGNED_IN = "support.signed_in"
+SUPPORT_OPENED = "support.opened"
+SUPPORT_PAGE_VIEWED = "support.page_viewed"
+SUPPORT_REFUSED = "support.refused"
+HIPAA_ENABLED = "hipaa.enabled"
+HIPAA_DISABLED = "hipaa.disabled"
+AUDIT_EXPORTED = "audit.exported"
+AUDIT_PURGED = "audit.purged"
+DATA_EXPORTED = "data.exported"
+HISTORY_PURGED = "history.purged"
+HISTORY_PURGE_DRY_RUN = "history.purge_dry_run"
+CLIENT_EXPORTED = "client.exported"
+CLIENT_ERASED = "client.erased"
+GIFT_CARD_ISSUED = "giftcard.issued"
+GIFT_CARD_REDEEMED = "giftcard.redeemed"
 
 KINDS = (
     SIGNIN_SUCCESS,
@@ -58,6 +75,22 @@ KINDS = (
     BOOKING_NO_SHOW,
     CLIENT_BLOCKED,
     CLIENT_UNBLOCKED,
+    CLIENT_VIEWED,
+    SUPPORT_SIGNED_IN,
+    SUPPORT_OPENED,
+    SUPPORT_PAGE_VIEWED,
+    SUPPORT_REFUSED,
+    HIPAA_ENABLED,
+    HIPAA_DISABLED,
+    AUDIT_EXPORTED,
+    AUDIT_PURGED,
+    DATA_EXPORTED,
+    HISTORY_PURGED,
+    HISTORY_PURGE_DRY_RUN,
+    CLIENT_EXPORTED,
+    CLIENT_ERASED,
+    GIFT_CARD_ISSUED,
+    GIFT_CARD_REDEEMED,
 )
 
 
@@ -96,6 +129,7 @@ def record(
         user_agent=origin.user_agent[:300],
         details=details,
     )
+    chain.seal(session, event)
     session.add(event)
     return event
 
@@ -141,13 +175,21 @@ def events_for(
     *,
     kind: str | None = None,
     actor_label: str | None = None,
-    limit: int = 200,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = 200,
 ) -> list[AuditEvent]:
-    """The business's events, newest first, optionally filtered."""
+    """The business's events, newest first, optionally filtered (``until`` exclusive)."""
     query = select(AuditEvent).where(AuditEvent.business_id == business_id)
+    if since is not None:
+        query = query.where(AuditEvent.created_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.created_at < until)
     if kind:
         query = query.where(AuditEvent.kind == kind)
     if actor_label:
         query = query.where(AuditEvent.actor_label == actor_label)
-    query = query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)
+    query = query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.scalars(query))

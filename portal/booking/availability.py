@@ -80,19 +80,29 @@ def _busy_intervals(
 
 
 class _BusyTimeline:
-    """A provider's busy intervals, answering "is [lo, hi) free?" in O(log n)."""
+    """A provider's busy intervals, answering "is [lo, hi) free?" in O(log n).
+
+    Instants are whole seconds since the epoch: the slot loop runs thousands
+    of times per page, and integer arithmetic is several times faster there
+    than datetime arithmetic.
+    """
 
     def __init__(self, intervals: list[tuple[datetime, datetime]]) -> None:
-        self.starts = [start for start, _ in intervals]
-        self.latest_end: list[datetime] = []
+        self.starts = [_seconds(start) for start, _ in intervals]
+        self.latest_end: list[int] = []
         for _, end in intervals:
-            self.latest_end.append(max(end, self.latest_end[-1]) if self.latest_end else end)
+            end_s = _seconds(end)
+            self.latest_end.append(max(end_s, self.latest_end[-1]) if self.latest_end else end_s)
 
-    def overlaps(self, lo: datetime, hi: datetime) -> bool:
+    def overlaps(self, lo: int, hi: int) -> bool:
         # Among the intervals starting before ``hi``, one overlaps exactly when
         # the latest end among them lies after ``lo``.
         index = bisect_left(self.starts, hi) - 1
         return index >= 0 and self.latest_end[index] > lo
+
+
+def _seconds(instant: datetime) -> int:
+    return int(instant.timestamp())
 
 
 def free_slots(
@@ -149,10 +159,11 @@ def free_slots(
     )
     timelines = {pid: _BusyTimeline(busy.get(pid, [])) for pid in provider_ids}
 
-    duration = timedelta(minutes=service.duration_minutes)
-    occupancy = duration + timedelta(minutes=service.buffer_minutes)
-    step = timedelta(minutes=business.slot_step_minutes)
-    free: dict[tuple[date, datetime], list[int]] = defaultdict(list)
+    duration = service.duration_minutes * 60
+    occupancy = duration + service.buffer_minutes * 60
+    step = business.slot_step_minutes * 60
+    earliest = _seconds(window.earliest)
+    free: dict[tuple[date, int], list[int]] = defaultdict(list)
     day = first_day
     while day <= last_day:
         for provider in providers:
@@ -164,17 +175,20 @@ def free_slots(
                     continue
                 # Step in absolute (UTC) time so a DST change inside the
                 # stretch neither repeats nor skips a slot.
-                start = _local_instant(business, day, stretch.starts).astimezone(UTC)
-                close = _local_instant(business, day, stretch.ends).astimezone(UTC)
+                start = _seconds(_local_instant(business, day, stretch.starts))
+                close = _seconds(_local_instant(business, day, stretch.ends))
                 while start + duration <= close:
-                    if start >= window.earliest and not timeline.overlaps(start, start + occupancy):
+                    if start >= earliest and not timeline.overlaps(start, start + occupancy):
                         free[(day, start)].append(provider.id)
                     start += step
         day += timedelta(days=1)
 
     slots: dict[date, list[Slot]] = defaultdict(list)
     for (slot_day, start), ids in sorted(free.items()):
-        slots[slot_day].append(Slot(start=start, end=start + duration, provider_ids=tuple(ids)))
+        begins = datetime.fromtimestamp(start, UTC)
+        slots[slot_day].append(
+            Slot(start=begins, end=begins + timedelta(seconds=duration), provider_ids=tuple(ids))
+        )
     return dict(slots)
 
 

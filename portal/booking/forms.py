@@ -33,6 +33,10 @@ class BookingDetailsForm(FlaskForm):
     )
     accept_terms = BooleanField("I accept the terms and conditions")
     accept_policy = BooleanField("I have read and accept the cancellation policy")
+    gift_card_code = StringField(
+        "Gift card code (optional)",
+        validators=[Length(max=40, message="A gift card code has at most 32 characters.")],
+    )
 
     def __init__(
         self, *args, terms_required: bool, policy_required: bool, account_client=None, **kwargs

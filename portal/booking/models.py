@@ -26,6 +26,12 @@ PENDING = "pending"
 DECLINED = "declined"
 #: Statuses that hold a provider's time.
 ACTIVE_STATUSES = (CONFIRMED, PENDING)
+STATUS_LABELS = {
+    CONFIRMED: "Confirmed",
+    PENDING: "Requested, waiting for approval",
+    CANCELLED: "Cancelled",
+    DECLINED: "Declined",
+}
 
 
 class Client(Base):
@@ -94,6 +100,10 @@ class Booking(Base):
     consents: Mapped[list[BookingConsent]] = relationship(
         back_populates="booking", cascade="all, delete-orphan", order_by="BookingConsent.id"
     )
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
 
     @property
     def is_cancelled(self) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import object_session
 from portal.booking.models import CONFIRMED, PENDING, Booking
 from portal.booking.service import times_rescheduled
 from portal.businesses.models import Business
+from portal.hipaa.service import phi_free
 
 
 def _calendar(
@@ -29,7 +30,13 @@ def _calendar(
     event.add("dtstamp", max(instant for instant in changes if instant is not None))
     event.add("dtstart", booking.start_at)
     event.add("dtend", booking.end_at)
-    event.add("summary", f"{booking.service.name} – {business.name}")
+    private = phi_free(business)
+    event.add(
+        "summary",
+        f"Appointment – {business.name}"
+        if private
+        else f"{booking.service.name} – {business.name}",
+    )
     if manage_url:
         event.add("description", f"Manage or cancel: {manage_url}")
         event.add("url", manage_url)
@@ -45,11 +52,25 @@ def _calendar(
     return calendar.to_ical()
 
 
+def _what(business: Business, booking: Booking) -> str:
+    """What a subject line names: the service, or only the business in HIPAA mode."""
+    return business.name if phi_free(business) else booking.service.name
+
+
+def _body(template: str, **context) -> str:
+    """The text of a client e-mail; in HIPAA mode one that names only time, business, link."""
+    if phi_free(context["business"]):
+        return render_template("hipaa/email/booking_notice.txt", template=template, **context)
+    return render_template(template, **context)
+
+
 def _message(business: Business, booking: Booking, sender: str, subject: str) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
-    message["To"] = formataddr((booking.client.name, booking.client.email))
+    # In HIPAA mode no message names the client, not even in the address line.
+    name = "" if phi_free(business) else booking.client.name
+    message["To"] = formataddr((name, booking.client.email))
     message["Message-ID"] = make_msgid(domain="portal.invalid")
     return message
 
@@ -64,10 +85,10 @@ def confirmation_email(
         business,
         booking,
         sender,
-        f"{headline}: {booking.service.name}, {start:%d %b %Y %H:%M}",
+        f"{headline}: {_what(business, booking)}, {start:%d %b %Y %H:%M}",
     )
     message.set_content(
-        render_template(
+        _body(
             "booking/email/confirmation.txt",
             business=business,
             booking=booking,
@@ -93,11 +114,9 @@ def cancellation_email(
         business,
         booking,
         sender,
-        f"Booking cancelled: {booking.service.name}, {start:%d %b %Y %H:%M}",
+        f"Booking cancelled: {_what(business, booking)}, {start:%d %b %Y %H:%M}",
     )
-    message.set_content(
-        render_template("booking/email/cancellation.txt", business=business, booking=booking)
-    )
+    message.set_content(_body("booking/email/cancellation.txt", business=business, booking=booking))
     message.add_attachment(
         _calendar(business, booking, manage_url, cancelled=True),
         maintype="text",
@@ -117,10 +136,10 @@ def decision_email(business: Business, booking: Booking, sender: str) -> EmailMe
         booking,
         sender,
         f"Booking {'confirmed' if approved else 'declined'}: "
-        f"{booking.service.name}, {start:%d %b %Y %H:%M}",
+        f"{_what(business, booking)}, {start:%d %b %Y %H:%M}",
     )
     message.set_content(
-        render_template(
+        _body(
             "booking/email/approved.txt" if approved else "booking/email/declined.txt",
             business=business,
             booking=booking,
@@ -145,10 +164,10 @@ def rescheduled_email(
         business,
         booking,
         sender,
-        f"Booking moved: {booking.service.name}, {start:%d %b %Y %H:%M}",
+        f"Booking moved: {_what(business, booking)}, {start:%d %b %Y %H:%M}",
     )
     message.set_content(
-        render_template(
+        _body(
             "booking/email/rescheduled.txt",
             business=business,
             booking=booking,

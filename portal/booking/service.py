@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.booking.availability import MAX_OCCUPANCY, slots_on
@@ -198,6 +199,24 @@ def _provider_is_free(
     return not session.scalar(select(overlapping))
 
 
+#: SQLSTATE of an exclusion-constraint violation (PostgreSQL's ``bookings_no_overlap``).
+EXCLUSION_VIOLATION = "23P01"
+
+
+def _flush_or_taken(session: Session, start: datetime) -> None:
+    """Flush; a clash with PostgreSQL's no-overlap constraint means the slot was taken.
+
+    The row lock in ``_lock_provider`` keeps this from happening in normal
+    operation; the constraint is the second wall should the check ever miss.
+    """
+    try:
+        session.flush()
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+            raise SlotTaken(start) from error
+        raise
+
+
 def book(
     session: Session,
     business: Business,
@@ -299,7 +318,7 @@ def book(
             )
         )
     session.add(booking)
-    session.flush()
+    _flush_or_taken(session, start)
     return booking, token
 
 
@@ -389,6 +408,7 @@ def reschedule(
     booking.end_at = end
     booking.occupied_until = occupied_until
     booking.rescheduled_at = now
+    _flush_or_taken(session, new_start)
     record_event(session, booking, RESCHEDULED, now)
     session.flush()
     return booking

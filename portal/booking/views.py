@@ -14,6 +14,7 @@ from flask import (
 )
 from sqlalchemy import select
 
+from portal import features
 from portal.accounts.clients import accounts_enabled, client_of
 from portal.accounts.current import signed_in_client
 from portal.booking import mailing
@@ -26,6 +27,7 @@ from portal.catalog.models import Service
 from portal.clients.service import blocked_client, note_client_event
 from portal.clock import utcnow
 from portal.extensions import db, limiter
+from portal.giftcards import service as giftcards
 from portal.policies.service import current_policy, current_terms
 from portal.web.forms import EmptyForm
 from portal.web.security import no_referrer
@@ -126,6 +128,7 @@ def confirm(service_id: int):
         policy=policy,
         form=form,
         account=account,
+        gift_cards=features.is_on(db.session, business.id, features.GIFT_CARDS),
     )
     if request.method == "GET":
         emails = [account.email, account_client.email] if account_client else []
@@ -166,6 +169,13 @@ def confirm(service_id: int):
         # 409, not 429: waiting does not help; the bookings already held must change.
         db.session.rollback()
         return _refusal(refusal, 409)
+    if context["gift_cards"] and (form.gift_card_code.data or "").strip():
+        try:
+            giftcards.redeem(db.session, business, booking, form.gift_card_code.data, now)
+        except giftcards.GiftCardError as refused:
+            db.session.rollback()
+            form.gift_card_code.errors = [str(refused)]
+            return render_template("booking/details.html", **context), 422
     mailing.send_confirmation(business, booking, token)
     db.commit()
     flash("confirmed")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+import json
 
-from portal.accounts.current import origin, staff_required
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+
+from portal.accounts.current import origin, owner_required, staff_required
+from portal.accounts.passwords import verify_password
 from portal.businesses.models import Business
+from portal.clients import rights
 from portal.clients import service as clients
 from portal.clients.forms import BlockForm, SearchForm
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.hipaa.guards import record_client_view
+from portal.retention.forms import EraseClientForm
 from portal.staff.guards import pending_step_redirect
 from portal.web.forms import EmptyForm
 
@@ -67,7 +73,9 @@ def _render_client(client, *, status: int = 200, error: str | None = None, block
 @blueprint.get("/clients/<int:client_id>")
 @staff_required
 def show_client(client_id: int):
-    return _render_client(_client_or_404(client_id))
+    client = _client_or_404(client_id)
+    record_client_view(client)
+    return _render_client(client)
 
 
 @blueprint.post("/clients/<int:client_id>/block")
@@ -101,3 +109,35 @@ def unblock(client_id: int):
     db.commit()
     flash(f"{client.name} is unblocked and can book online again.")
     return redirect(url_for("clients.show_client", client_id=client.id), code=303)
+
+
+@blueprint.get("/clients/<int:client_id>/data.json")
+@staff_required
+def download_client_data(client_id: int):
+    client = _client_or_404(client_id)
+    data = rights.client_data(db.session, client)
+    with db.writer() as writer, writer.begin():
+        rights.record_export(writer, client, g.staff, utcnow(), origin())
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="client-{client.id}.json"'},
+    )
+
+
+@blueprint.route("/clients/<int:client_id>/erase", methods=["GET", "POST"])
+@owner_required
+def erase_client(client_id: int):
+    client = _client_or_404(client_id)
+    form = EraseClientForm()
+    if form.validate_on_submit():
+        if verify_password(g.staff.password_hash, form.password.data):
+            rights.erase_client(db.session, client, g.staff, utcnow(), origin())
+            db.commit()
+            flash("The client's personal data was erased.")
+            return redirect(url_for("clients.list_clients"), code=303)
+        form.password.errors.append("Your password is not correct.")
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "clients/erase.html", business=_business(), client=client, form=form
+    ), status

@@ -13,6 +13,7 @@ from portal.booking.availability import BookingWindow
 from portal.businesses.models import Business
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.hipaa.guards import record_client_view
 from portal.schedule import forms
 from portal.schedule import service as schedule
 from portal.schedule.chart import weekly_chart
@@ -120,7 +121,9 @@ def _render_booking(booking, *, status: int = 200, error: str | None = None, **f
 @blueprint.get("/bookings/<int:booking_id>")
 @staff_required
 def show_booking(booking_id: int):
-    return _render_booking(_booking_or_404(booking_id))
+    booking = _booking_or_404(booking_id)
+    record_client_view(booking.client)
+    return _render_booking(booking)
 
 
 def _back(booking, form) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import redirect, request, url_for
 
 from portal.accounts.current import current_staff
-from portal.accounts.service import security_settings
 from portal.extensions import db
+from portal.hipaa.service import must_enrol_2fa
 
 #: Pages that stay open while a required step is pending.
 ALWAYS_OPEN = {"staff_auth.logout", "static"}
@@ -21,7 +21,8 @@ def pending_step_redirect():
         if request.endpoint != "staff_auth.change_password":
             return redirect(url_for("staff_auth.change_password"))
         return None
-    must_enrol = not user.has_2fa and security_settings(db.session, user.business_id).require_2fa
+    # The owner's 2FA rule or HIPAA mode: enrolment right after the password.
+    must_enrol = must_enrol_2fa(db.session, user)
     if must_enrol and request.endpoint != "staff_auth.enrol_2fa":
         return redirect(url_for("staff_auth.enrol_2fa"))
     return None

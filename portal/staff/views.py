@@ -12,9 +12,11 @@ from portal.accounts.forms import ConfirmWithPasswordForm, InviteForm, SecurityS
 from portal.accounts.models import CLIENT_KIND, INVITE, ClientAccount, StaffUser
 from portal.accounts.notifications import absolute_url, send_account_mail
 from portal.audit import service as audit
+from portal.audit.views import parse_filter as parse_audit_filter
 from portal.businesses.models import Business
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.hipaa.service import hipaa_on
 from portal.schedule.views import render_dashboard
 from portal.staff.guards import pending_step_redirect
 from portal.web.forms import EmptyForm
@@ -25,6 +27,16 @@ blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 @blueprint.before_request
 def _require_pending_steps():
     return pending_step_redirect()
+
+
+def hipaa_allows(form, business_id: int) -> bool:
+    """In HIPAA mode the idle timeout may not exceed 15 minutes."""
+    if hipaa_on(db.session, business_id) and form.idle_timeout_minutes.data > 15:
+        form.idle_timeout_minutes.errors.append(
+            "HIPAA mode is on: staff must be signed out after at most 15 idle minutes."
+        )
+        return False
+    return True
 
 
 def _business() -> Business:
@@ -43,7 +55,7 @@ def security():
     business = _business()
     settings = accounts.security_settings(db.session, business.id)
     form = SecuritySettingsForm(obj=settings)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and hipaa_allows(form, business.id):
         values = {field: getattr(form, field).data for field in settings.EDITABLE}
         changes = accounts.save_security_settings(db.session, g.staff, values, utcnow(), origin())
         db.commit()
@@ -159,11 +171,8 @@ def reset_2fa(user_id: int):
 @owner_required
 def audit_log():
     business = _business()
-    kind = request.args.get("kind") or None
-    user = request.args.get("user") or None
-    if kind is not None and kind not in audit.KINDS:
-        abort(400, description="Unknown event kind. Choose one from the list.")
-    events = audit.events_for(db.session, business.id, kind=kind, actor_label=user)
+    chosen = parse_audit_filter()
+    events = audit.events_for(db.session, business.id, **chosen.query_args(business))
     labels = db.session.scalars(
         select(StaffUser.email)
         .where(StaffUser.business_id == business.id)
@@ -174,7 +183,8 @@ def audit_log():
         business=business,
         events=events,
         kinds=audit.KINDS,
-        kind=kind,
-        user=user,
+        kind=chosen.kind,
+        user=chosen.user,
         users=labels,
+        chosen=chosen,
     )

@@ -1,0 +1,1 @@
+"""Gift cards: issued by the owner, redeemed by clients when booking."""

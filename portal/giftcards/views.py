@@ -1,0 +1,101 @@
+"""The owner's gift card pages: switch the feature, issue cards, see balances and history."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+
+from portal.accounts.current import origin, owner_required, staff_required
+from portal.businesses.models import Business
+from portal.clock import utcnow
+from portal.extensions import db
+from portal.features import GIFT_CARDS, REGISTRY, is_on
+from portal.giftcards import service as giftcards
+from portal.giftcards.forms import IssueForm, SwitchForm
+from portal.staff.guards import pending_step_redirect
+
+blueprint = Blueprint("giftcards", __name__, url_prefix="/staff/gift-cards")
+blueprint.before_request(pending_step_redirect)
+
+
+def _business() -> Business:
+    return db.session.get(Business, g.staff.business_id)
+
+
+def _render(*, switch_form=None, issue_form=None, status=200, error=None):
+    business = _business()
+    enabled = is_on(db.session, business.id, GIFT_CARDS)
+    return render_template(
+        "giftcards/list.html",
+        business=business,
+        enabled=enabled,
+        features=list(REGISTRY.values()),
+        cards=giftcards.list_cards(db.session, business.id),
+        display_code=giftcards.display_code,
+        switch_form=switch_form or SwitchForm(formdata=None, state="on" if enabled else "off"),
+        issue_form=issue_form or IssueForm(formdata=None),
+        error=error,
+    ), status
+
+
+@blueprint.get("/")
+@staff_required
+def list_cards():
+    return _render()
+
+
+@blueprint.post("/switch")
+@owner_required
+def switch():
+    form = SwitchForm()
+    if not form.validate_on_submit():
+        return _render(switch_form=form, status=422)
+    try:
+        changed = giftcards.switch_gift_cards(
+            db.session, _business(), g.staff, form.state.data == "on", utcnow(), origin()
+        )
+    except giftcards.GiftCardError as refused:
+        db.session.rollback()
+        return _render(switch_form=form, status=409, error=str(refused))
+    db.commit()
+    flash(f"Gift cards are {form.state.data}." if changed else "Nothing changed.")
+    return redirect(url_for("giftcards.list_cards"), code=303)
+
+
+@blueprint.post("/issue")
+@owner_required
+def issue():
+    form = IssueForm()
+    if not form.validate_on_submit():
+        return _render(issue_form=form, status=422)
+    try:
+        card = giftcards.issue_card(
+            db.session,
+            _business(),
+            g.staff,
+            int(form.value.data * 100),
+            form.expires_on.data,
+            utcnow(),
+            origin(),
+            code=form.code.data or "",
+            note=form.note.data or "",
+        )
+    except giftcards.GiftCardError as refused:
+        db.session.rollback()
+        return _render(issue_form=form, status=409, error=str(refused))
+    db.commit()
+    flash(f"Gift card {giftcards.display_code(card.code)} issued.")
+    return redirect(url_for("giftcards.show_card", card_id=card.id), code=303)
+
+
+@blueprint.get("/<int:card_id>")
+@staff_required
+def show_card(card_id: int):
+    card = giftcards.find_card(db.session, g.staff.business_id, card_id)
+    if card is None:
+        abort(404, description="There is no such gift card at this business.")
+    return render_template(
+        "giftcards/card.html",
+        business=_business(),
+        card=card,
+        display_code=giftcards.display_code,
+    )

@@ -1,0 +1,1 @@
+"""HIPAA mode: one switch that tightens sign-in, sessions, transport and notifications."""

@@ -1,0 +1,216 @@
+"""HIPAA mode and the other compliance settings: plain functions over a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, object_session
+
+from portal.accounts import totp
+from portal.accounts.models import StaffUser
+from portal.accounts.passwords import verify_password
+from portal.accounts.service import AccountError, security_settings
+from portal.audit import service as audit
+from portal.audit.service import Origin
+from portal.hipaa.models import HIPAA_IDLE_TIMEOUT_MINUTES, ComplianceSettings
+
+#: Idle timeout of a platform support session that has not opened a business.
+SUPPORT_IDLE_TIMEOUT = timedelta(minutes=HIPAA_IDLE_TIMEOUT_MINUTES)
+
+
+def compliance_settings(session: Session, business_id: int) -> ComplianceSettings:
+    """The business's settings; unsaved defaults when the owner never changed them."""
+    settings = session.get(ComplianceSettings, business_id)
+    return settings if settings is not None else ComplianceSettings.defaults(business_id)
+
+
+def _stored(session: Session, business_id: int) -> ComplianceSettings:
+    settings = session.get(ComplianceSettings, business_id)
+    if settings is None:
+        settings = ComplianceSettings.defaults(business_id)
+        session.add(settings)
+    return settings
+
+
+def hipaa_on(session: Session, business_id: int | None) -> bool:
+    if business_id is None:
+        return False
+    return compliance_settings(session, business_id).hipaa_mode
+
+
+def phi_free(business) -> bool:
+    """Whether notifications about ``business`` must leave out client and service."""
+    session = object_session(business)
+    return session is not None and hipaa_on(session, business.id)
+
+
+def idle_timeout(session: Session, business_id: int | None) -> timedelta:
+    """The effective idle timeout: the owner's, and never above 15 minutes in HIPAA mode."""
+    if business_id is None:
+        return SUPPORT_IDLE_TIMEOUT
+    minutes = security_settings(session, business_id).idle_timeout_minutes
+    if hipaa_on(session, business_id):
+        minutes = min(minutes, HIPAA_IDLE_TIMEOUT_MINUTES)
+    return timedelta(minutes=minutes)
+
+
+def must_enrol_2fa(session: Session, user: StaffUser) -> bool:
+    if user.has_2fa:
+        return False
+    return security_settings(session, user.business_id).require_2fa or hipaa_on(
+        session, user.business_id
+    )
+
+
+def set_hipaa_mode(
+    session: Session,
+    owner: StaffUser,
+    enabled: bool,
+    password: str,
+    code: str,
+    now: datetime,
+    box: totp.SecretBox,
+    origin: Origin,
+) -> bool:
+    """Switch HIPAA mode after the owner re-entered password and a current code; True if changed."""
+    if not isinstance(owner, StaffUser) or not owner.is_owner:
+        raise AccountError("Only the business owner can switch HIPAA mode.")
+    if not owner.has_2fa:
+        raise AccountError("Set up two-factor sign-in for your own account first.")
+    password_ok = verify_password(owner.password_hash, password)
+    step = totp.matching_step(
+        box.open(owner.totp_secret_encrypted), code, now, owner.totp_last_step
+    )
+    if not password_ok or step is None:
+        raise AccountError("Your password or the code from your app was not correct.")
+    owner.totp_last_step = step
+    settings = _stored(session, owner.business_id)
+    if settings.hipaa_mode == enabled:
+        return False
+    settings.hipaa_mode = enabled
+    settings.hipaa_changed_at = now
+    changes = {}
+    if enabled:
+        security = security_settings(session, owner.business_id)
+        if security.idle_timeout_minutes > HIPAA_IDLE_TIMEOUT_MINUTES:
+            changes = audit.apply_changes(
+                security,
+                {"idle_timeout_minutes": HIPAA_IDLE_TIMEOUT_MINUTES},
+                ["idle_timeout_minutes"],
+            )
+            session.add(security)
+    audit.record(
+        session,
+        audit.HIPAA_ENABLED if enabled else audit.HIPAA_DISABLED,
+        now,
+        business_id=owner.business_id,
+        actor=owner,
+        origin=origin,
+        **({"changes": changes} if changes else {}),
+    )
+    session.flush()
+    return True
+
+
+def save_compliance(
+    session: Session, owner, values: dict, now: datetime, origin: Origin
+) -> dict[str, list]:
+    """Support access and audit retention, audited with old and new values."""
+    if not isinstance(owner, StaffUser) or not owner.is_owner:
+        raise AccountError("Only the business owner can change these settings.")
+    settings = _stored(session, owner.business_id)
+    changes = audit.apply_changes(settings, values, ("support_access", "audit_retention_days"))
+    audit.record_changes(session, owner, now, origin, "compliance", changes)
+    session.flush()
+    return changes
+
+
+def record_client_view(session: Session, actor, client, now: datetime, origin: Origin) -> None:
+    """In HIPAA mode, every view of a client's details is an audit event."""
+    if hipaa_on(session, client.business_id):
+        audit.record(
+            session,
+            audit.CLIENT_VIEWED,
+            now,
+            business_id=client.business_id,
+            actor=actor,
+            origin=origin,
+            client_id=client.id,
+        )
+
+
+@dataclass(frozen=True)
+class Safeguard:
+    name: str
+    rule: str
+    met: bool
+    detail: str
+
+
+def checklist(session: Session, business_id: int, *, https: bool) -> list[Safeguard]:
+    """Each HIPAA safeguard and whether it is in force at this business now."""
+    from sqlalchemy import select
+
+    compliance = compliance_settings(session, business_id)
+    on = compliance.hipaa_mode
+    staff = list(session.scalars(select(StaffUser).where(StaffUser.business_id == business_id)))
+    without_2fa = [user.email for user in staff if user.active and not user.has_2fa]
+    minutes = int(idle_timeout(session, business_id).total_seconds() // 60)
+    return [
+        Safeguard(
+            "HIPAA mode",
+            "164.312",
+            on,
+            "On: the safeguards below are enforced." if on else "Off.",
+        ),
+        Safeguard(
+            "Two-factor sign-in for every staff user",
+            "164.312(d) person authentication",
+            on or security_settings(session, business_id).require_2fa,
+            "Enrolled: all staff."
+            if not without_2fa
+            else "Not enrolled yet (asked at next sign-in): " + ", ".join(without_2fa),
+        ),
+        Safeguard(
+            "Automatic logoff",
+            "164.312(a)(2)(iii)",
+            minutes <= HIPAA_IDLE_TIMEOUT_MINUTES,
+            f"Signed out after {minutes} minutes without activity; 12 hours at most.",
+        ),
+        Safeguard(
+            "Encrypted connection (HTTPS)",
+            "164.312(e)(1) transmission security",
+            on or https,
+            "HTTPS is forced for this business." if on or https else "HTTPS is not forced.",
+        ),
+        Safeguard(
+            "Platform support barred",
+            "164.312(a)(1) access control",
+            not compliance.support_allowed,
+            "Support staff cannot open this account."
+            if not compliance.support_allowed
+            else "Support staff may open this account (every page they open is audited).",
+        ),
+        Safeguard(
+            "Sign-in notices",
+            "164.308(a)(5)(ii)(C) log-in monitoring",
+            on,
+            "Every staff sign-in is e-mailed to the user." if on else "Not sent.",
+        ),
+        Safeguard(
+            "Notifications without health information",
+            "164.502(b) minimum necessary",
+            on,
+            "Client e-mails and calendar files name neither client nor service."
+            if on
+            else "E-mails name the service and the client.",
+        ),
+        Safeguard(
+            "Audit controls",
+            "164.312(b) and (c)(1) integrity",
+            True,
+            "Append-only, hash-chained audit trail; views of client details are logged"
+            + (" now." if on else " in HIPAA mode."),
+        ),
+    ]

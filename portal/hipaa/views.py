@@ -1,0 +1,87 @@
+"""The owner's HIPAA page: checklist, the switch, support access and audit retention."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+
+from portal.accounts.current import origin, owner_required, secret_box
+from portal.accounts.service import AccountError
+from portal.businesses.models import Business
+from portal.clock import utcnow
+from portal.extensions import db
+from portal.hipaa import service
+from portal.hipaa.forms import ComplianceForm, HipaaSwitchForm
+from portal.staff.guards import pending_step_redirect
+
+blueprint = Blueprint("hipaa", __name__, url_prefix="/staff/hipaa")
+blueprint.before_request(pending_step_redirect)
+
+
+def _render(switch_form=None, settings_form=None, status: int = 200):
+    business = db.session.get(Business, g.staff.business_id)
+    settings = service.compliance_settings(db.session, business.id)
+    return render_template(
+        "hipaa/checklist.html",
+        business=business,
+        settings=settings,
+        safeguards=service.checklist(
+            db.session, business.id, https=bool(current_app.config["FORCE_HTTPS"])
+        ),
+        switch_form=switch_form or HipaaSwitchForm(formdata=None),
+        settings_form=settings_form or ComplianceForm(formdata=None, obj=settings),
+        owner_has_2fa=getattr(g.staff, "has_2fa", False),
+    ), status
+
+
+@blueprint.get("/")
+@owner_required
+def checklist():
+    return _render()
+
+
+@blueprint.post("/switch")
+@owner_required
+def switch():
+    form = HipaaSwitchForm()
+    if not form.validate_on_submit():
+        return _render(switch_form=form, status=422)
+    enable = form.enable.data == "on"
+    try:
+        service.set_hipaa_mode(
+            db.session,
+            g.staff,
+            enable,
+            form.password.data,
+            form.code.data.replace(" ", ""),
+            utcnow(),
+            secret_box(),
+            origin(),
+        )
+    except AccountError as error:
+        db.commit()  # keep the record of the used code step
+        form.code.errors.append(str(error))
+        return _render(switch_form=form, status=403)
+    db.commit()
+    flash("HIPAA mode is on." if enable else "HIPAA mode is off.")
+    return redirect(url_for("hipaa.checklist"), code=303)
+
+
+@blueprint.post("/settings")
+@owner_required
+def save_settings():
+    form = ComplianceForm()
+    if not form.validate_on_submit():
+        return _render(settings_form=form, status=422)
+    values = {
+        "support_access": form.support_access.data,
+        "audit_retention_days": form.audit_retention_days.data,
+    }
+    try:
+        changes = service.save_compliance(db.session, g.staff, values, utcnow(), origin())
+    except AccountError as error:
+        db.session.rollback()
+        form.support_access.errors.append(str(error))
+        return _render(settings_form=form, status=403)
+    db.commit()
+    flash(f"Saved {len(changes)} change(s)." if changes else "Nothing changed.")
+    return redirect(url_for("hipaa.checklist"), code=303)

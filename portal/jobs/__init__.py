@@ -1,0 +1,1 @@
+"""Background jobs and what keeps two runs of one job apart."""

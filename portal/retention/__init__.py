@@ -1,0 +1,1 @@
+"""Clean history: exporting bookings and deleting old ones for good."""

@@ -1,0 +1,146 @@
+"""Platform support users: creating them, signing in, opening a business."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.accounts import totp
+from portal.accounts.passwords import hash_password, verify_password
+from portal.accounts.service import AccountError, normalise_email
+from portal.audit import service as audit
+from portal.audit.service import Origin
+from portal.businesses.models import Business
+from portal.hipaa.service import compliance_settings
+from portal.support.models import SUPPORT_KIND, SupportUser
+
+MIN_PASSWORD_LENGTH = 12
+
+
+class SupportRefused(Exception):
+    """The business does not let platform support in (setting off, or HIPAA mode)."""
+
+
+@dataclass(frozen=True)
+class SupportActor:
+    """Stands in for a staff user while platform support works inside a business.
+
+    Staff views read ``g.staff``; this gives them a business and owner-level
+    access, and every audit event they record names the support user with
+    actor kind "support".
+    """
+
+    id: int
+    email: str
+    name: str
+    business_id: int
+    kind: str = SUPPORT_KIND
+    role: str = "owner"
+    is_owner: bool = True
+    has_2fa: bool = True
+    must_change_password: bool = False
+    active: bool = True
+    password_hash: None = None
+
+
+def actor_for(user: SupportUser, business_id: int) -> SupportActor:
+    return SupportActor(id=user.id, email=user.email, name=user.name, business_id=business_id)
+
+
+def find_support_user(session: Session, email: str) -> SupportUser | None:
+    return session.scalars(
+        select(SupportUser).where(SupportUser.email == normalise_email(email))
+    ).first()
+
+
+def create_support_user(
+    session: Session, email: str, password: str, box: totp.SecretBox, now: datetime, name: str = ""
+) -> tuple[SupportUser, str]:
+    """Add a support user with 2FA already on; return it and the TOTP secret to enrol."""
+    email = normalise_email(email)
+    if "@" not in email:
+        raise AccountError("Give a valid e-mail address.")
+    if find_support_user(session, email) is not None:
+        raise AccountError(f"{email} already has a support account.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    secret = totp.new_secret()
+    user = SupportUser(
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        totp_secret_encrypted=box.seal(secret),
+        totp_enabled_at=now,
+        totp_last_step=0,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    return user, secret
+
+
+def authenticate(
+    session: Session,
+    email: str,
+    password: str,
+    code: str,
+    now: datetime,
+    box: totp.SecretBox,
+    origin: Origin,
+) -> SupportUser | None:
+    """Password and current TOTP code together; None (and an audit event) on any failure."""
+    user = find_support_user(session, email)
+    password_ok = verify_password(user.password_hash if user else None, password)
+    step = None
+    if user is not None and user.active and password_ok and user.totp_secret_encrypted:
+        step = totp.matching_step(
+            box.open(user.totp_secret_encrypted), code, now, user.totp_last_step
+        )
+    if step is None:
+        audit.record(
+            session,
+            audit.SIGNIN_FAILURE,
+            now,
+            business_id=None,
+            actor_kind=SUPPORT_KIND,
+            actor_label=normalise_email(email)[:254],
+            origin=origin,
+            reason="support sign-in failed",
+        )
+        session.flush()
+        return None
+    user.totp_last_step = step
+    audit.record(session, audit.SUPPORT_SIGNED_IN, now, business_id=None, actor=user, origin=origin)
+    session.flush()
+    return user
+
+
+def businesses(session: Session) -> list[Business]:
+    return list(session.scalars(select(Business).order_by(Business.name)))
+
+
+def open_business(
+    session: Session, user: SupportUser, business: Business, now: datetime, origin: Origin
+) -> None:
+    """Check the business lets support in and audit the visit; raise SupportRefused if not."""
+    settings = compliance_settings(session, business.id)
+    if not settings.support_allowed:
+        audit.record(
+            session,
+            audit.SUPPORT_REFUSED,
+            now,
+            business_id=business.id,
+            actor=user,
+            actor_kind=SUPPORT_KIND,
+            origin=origin,
+            reason="HIPAA mode" if settings.hipaa_mode else "support access is off",
+        )
+        session.flush()
+        raise SupportRefused(business.name)
+    audit.record(
+        session, audit.SUPPORT_OPENED, now, business_id=business.id, actor=user, origin=origin
+    )
+    session.flush()

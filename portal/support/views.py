@@ -1,0 +1,112 @@
+"""Platform support: sign-in, the business picker, opening and leaving a business."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.accounts import limits, sessions
+from portal.accounts.current import current_support, origin, secret_box, sign_in, sign_out
+from portal.audit import service as audit
+from portal.businesses.service import find_business
+from portal.clock import utcnow
+from portal.extensions import db, limiter
+from portal.support import service
+from portal.support.forms import SupportSignInForm
+from portal.web.forms import EmptyForm
+
+blueprint = Blueprint("support", __name__, url_prefix="/support")
+
+SIGN_IN_FAILED = "Sign-in failed: the e-mail address, password or code is wrong."
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@limiter.limit(limits.per_address, methods=["POST"])
+@limiter.limit(limits.per_account, key_func=limits.submitted_email_key, methods=["POST"])
+def login():
+    if current_support() is not None:
+        return redirect(url_for("support.businesses"))
+    form = SupportSignInForm()
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("support/login.html", form=form), status
+    user = service.authenticate(
+        db.session,
+        form.email.data,
+        form.password.data,
+        form.code.data.replace(" ", ""),
+        utcnow(),
+        secret_box(),
+        origin(),
+    )
+    if user is None:
+        db.commit()
+        form.code.errors.append(SIGN_IN_FAILED)
+        return render_template("support/login.html", form=form), 422
+    sign_in(user)
+    db.commit()
+    return redirect(url_for("support.businesses"))
+
+
+def _support_or_login():
+    user = current_support()
+    if user is None:
+        abort(redirect(url_for("support.login")))
+    return user
+
+
+@blueprint.get("/")
+def businesses():
+    _support_or_login()
+    return render_template(
+        "support/businesses.html",
+        businesses=service.businesses(db.session),
+        form=EmptyForm(),
+        current_business_id=current_user.business_id,
+    )
+
+
+@blueprint.post("/open/<slug>")
+def open_business(slug: str):
+    user = _support_or_login()
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    business = find_business(db.session, slug)
+    if business is None:
+        abort(404, description="There is no such business.")
+    try:
+        service.open_business(db.session, user, business, utcnow(), origin())
+    except service.SupportRefused:
+        db.commit()
+        abort(403, description=f"{business.name} does not allow platform support access.")
+    sessions.find(db.session, current_user.token).business_id = business.id
+    db.commit()
+    return redirect(url_for("staff.dashboard"), code=303)
+
+
+@blueprint.post("/leave")
+def leave():
+    _support_or_login()
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    sessions.find(db.session, current_user.token).business_id = None
+    db.commit()
+    return redirect(url_for("support.businesses"), code=303)
+
+
+@blueprint.post("/logout")
+def logout():
+    user = current_support()
+    if user is not None:
+        audit.record(
+            db.session,
+            audit.SIGNOUT,
+            utcnow(),
+            business_id=current_user.business_id,
+            actor=user,
+            origin=origin(),
+        )
+    sign_out()
+    db.commit()
+    flash("You are signed out.")
+    return redirect(url_for("support.login"))

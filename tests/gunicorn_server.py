@@ -1,0 +1,67 @@
+"""Run Portal under real gunicorn processes, as production does, for a test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.services import ServiceError, free_port, wait_for_port
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+class Gunicorn:
+    """One gunicorn master with ``workers`` workers on 127.0.0.1:<free port>."""
+
+    def __init__(self, env: dict[str, str], *, workers: int = 1, threads: int = 1) -> None:
+        self.port = free_port()
+        self.env = {**os.environ, **env}
+        self.workers = workers
+        self.threads = threads
+        self.process: subprocess.Popen | None = None
+        self.log = Path(tempfile.mkstemp(prefix="portal-gunicorn-", suffix=".log")[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Gunicorn:
+        command = [
+            str(GUNICORN),
+            "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers),
+            "--threads", str(self.threads),
+            "--worker-class", "gthread" if self.threads > 1 else "sync",
+            "--timeout", "120",
+            "--backlog", "256",
+            "--chdir", str(PROJECT_ROOT),
+            "tests.frozen_wsgi:app",
+        ]  # fmt: skip
+        with self.log.open("w") as log:
+            # A file, not a pipe: a full pipe would stall the server mid-test.
+            self.process = subprocess.Popen(
+                command, env=self.env, stdout=subprocess.DEVNULL, stderr=log
+            )
+        try:
+            wait_for_port(self.port, timeout=60, process=self.process)
+        except ServiceError as error:
+            log = self.stop()
+            raise ServiceError(f"gunicorn did not start: {error}\n{log}") from error
+        return self
+
+    def stop(self) -> str:
+        """Stop the server; return its log."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        self.log.unlink(missing_ok=True)
+        return text

@@ -1,0 +1,194 @@
+"""The audit trail: hash chain, verify, retention purge, owner's filters and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from portal.audit import chain
+from portal.audit import service as audit
+from portal.audit.models import AuditCheckpoint, AuditEvent
+from portal.cli import main
+from portal.extensions import db as portal_db
+from tests.conftest import NOW, OWNER_EMAIL, sign_in
+from tests.factories import make_business
+
+YEAR = timedelta(days=365)
+
+
+def add_events(business_id, count, start=NOW, step=timedelta(days=1)):
+    with portal_db.writer() as writer, writer.begin():
+        for index in range(count):
+            audit.record(
+                writer,
+                audit.SETTINGS_CHANGED,
+                start + index * step,
+                business_id=business_id,
+                actor_kind="system",
+                actor_label="test",
+                area="test",
+                index=index,
+            )
+
+
+def verify(*args):
+    return CliRunner().invoke(main, ["audit", "verify", *args])
+
+
+def test_each_event_names_the_hash_of_the_previous_one_per_business(app, session, salon, clock):
+    other = make_business(session, slug="other", name="Other Place")
+    session.commit()
+    add_events(salon.business.id, 3)
+    add_events(other.id, 2)
+    add_events(salon.business.id, 1)
+    session.rollback()
+    ours = list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.business_id == salon.business.id)
+            .order_by(AuditEvent.id)
+        )
+    )
+    assert ours[0].prev_hash == ""
+    for previous, event in zip(ours, ours[1:], strict=False):
+        assert event.prev_hash == previous.hash
+        assert event.hash == chain.event_hash(event)
+    assert chain.verify(session, salon.business.id) == (4, None)
+    assert chain.verify(session, other.id) == (2, None)
+    result = verify()
+    assert result.exit_code == 0, result.output
+    assert "chain intact" in result.output
+
+
+def test_verify_names_the_first_edited_event(app, session, salon, clock):
+    add_events(salon.business.id, 4)
+    session.rollback()
+    ids = list(session.scalars(select(AuditEvent.id).order_by(AuditEvent.id)))
+    with portal_db.writer() as writer, writer.begin():
+        writer.execute(
+            text("UPDATE audit_events SET actor_label = 'someone else' WHERE id = :id"),
+            {"id": ids[1]},
+        )
+    result = verify("--business", "salon")
+    assert result.exit_code == 1
+    assert f"audit event {ids[1]}: its contents were changed" in result.output
+
+
+def test_verify_detects_a_removed_event(app, session, salon, clock):
+    add_events(salon.business.id, 4)
+    session.rollback()
+    ids = list(session.scalars(select(AuditEvent.id).order_by(AuditEvent.id)))
+    with portal_db.writer() as writer, writer.begin():
+        writer.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": ids[2]})
+    result = verify("--business", "salon")
+    assert result.exit_code == 1
+    assert f"audit event {ids[3]}: the previous event is missing" in result.output
+
+
+def test_verify_refuses_an_unknown_business(app):
+    result = verify("--business", "nope")
+    assert result.exit_code != 0
+    assert "no business with the slug" in result.output
+
+
+def test_retention_purge_removes_old_events_and_the_chain_still_verifies(
+    app, session, salon, clock
+):
+    # Events every 100 days from 7 years ago.
+    start = NOW - 7 * YEAR
+    add_events(salon.business.id, 26, start=start, step=timedelta(days=100))
+    dry = CliRunner().invoke(main, ["audit", "purge", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    expected = sum(
+        1 for i in range(26) if start + i * timedelta(days=100) < NOW - timedelta(days=2192)
+    )
+    assert f"Would remove {expected} " in dry.output
+    result = CliRunner().invoke(main, ["audit", "purge"])
+    assert result.exit_code == 0, result.output
+    assert f"Removed {expected} " in result.output
+    session.rollback()
+    remaining = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+    assert all(e.created_at >= NOW - timedelta(days=2192) for e in remaining)
+    assert remaining[-1].kind == audit.AUDIT_PURGED
+    checkpoint = session.scalars(select(AuditCheckpoint)).one()
+    assert checkpoint.removed == expected
+    assert remaining[0].prev_hash == checkpoint.last_hash
+    assert verify("--business", "salon").exit_code == 0
+
+
+def test_no_application_code_updates_or_deletes_audit_events():
+    """Append-only: the one delete is the retention purge in portal/audit/chain.py."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "portal"
+    offenders = []
+    for path in root.rglob("*.py"):
+        source = path.read_text()
+        for needle in (
+            "update(AuditEvent",
+            "delete(AuditEvent",
+            "UPDATE audit_events",
+            "DELETE FROM audit_events",
+        ):
+            if needle in source and path.name != "chain.py":
+                offenders.append(f"{path.name}: {needle}")
+    assert offenders == []
+
+
+@pytest.fixture
+def postgresql_only(app):
+    if not str(app.config["DATABASE_URL"]).startswith("postgresql"):
+        pytest.skip("PostgreSQL-only trigger")
+
+
+def test_postgresql_trigger_refuses_update_and_delete(app, session, salon, postgresql_only, clock):
+    from sqlalchemy.exc import DBAPIError
+
+    add_events(salon.business.id, 2)
+    for statement in ("UPDATE audit_events SET kind = 'x'", "DELETE FROM audit_events"):
+        with (
+            portal_db.writer() as writer,
+            pytest.raises(DBAPIError, match="append-only"),
+            writer.begin(),
+        ):
+            writer.execute(text(statement))
+    # The retention purge may delete, under its session setting.
+    with portal_db.writer() as writer, writer.begin():
+        removed = chain.purge_before(writer, salon.business.id, NOW + YEAR, NOW)
+    assert removed == 2
+
+
+# --- owner's audit page ------------------------------------------------------------
+
+
+def test_owner_filters_by_user_kind_and_date_and_exports_csv(
+    app, client, session, salon, owner, clock
+):
+    add_events(salon.business.id, 3, start=NOW - timedelta(days=10), step=timedelta(days=4))
+    sign_in(client)
+    page = client.get("/staff/audit?kind=settings.changed&from=2026-02-25&to=2026-03-01")
+    assert page.status_code == 200
+    assert page.text.count("index: ") == 1  # only the event of 26 February
+    assert client.get("/staff/audit?from=2026-13-01").status_code == 400
+    assert client.get("/staff/audit?from=2026-03-02&to=2026-03-01").status_code == 400
+    assert client.get("/staff/audit?kind=nope").status_code == 400
+    page = client.get(f"/staff/audit?user={OWNER_EMAIL}")
+    assert "signin.success" in page.text and "index: " not in page.text
+
+    export = client.get("/staff/audit/export.csv?kind=settings.changed")
+    assert export.status_code == 200
+    assert export.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(export.text)))
+    assert rows[0][:3] == ["id", "time_utc", "event"]
+    assert len(rows) == 4
+    session.rollback()
+    exported = session.scalars(
+        select(AuditEvent).where(AuditEvent.kind == audit.AUDIT_EXPORTED)
+    ).one()
+    assert exported.actor_label == OWNER_EMAIL
+    assert exported.details["events"] == 3

@@ -1,0 +1,72 @@
+"""Sixty-four clients race for one slot against gunicorn with several workers.
+
+Runs on the backend of the test run (SQLite, then PostgreSQL in ``make
+test``): separate worker processes share only the database, so what keeps
+them apart is the database transaction, not anything in one process.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.booking.models import Booking, Client
+from tests.conftest import NOW, csrf_token
+from tests.gunicorn_server import Gunicorn
+from tests.test_concurrency import Browser
+
+CLIENTS = 64
+SLOT_PARAM = "2026-03-03T09:00Z"
+
+
+@pytest.fixture
+def gunicorn(app_env, salon):
+    server = Gunicorn({**app_env, "PORTAL_TEST_NOW": NOW.isoformat()}, workers=4, threads=4)
+    server.start()
+    yield server
+    log = server.stop()
+    assert "Traceback" not in log, log
+
+
+def test_sixty_four_clients_over_http_get_exactly_one_booking(gunicorn, salon, session):
+    url = f"{gunicorn.url}/b/salon/services/{salon.service.id}/book?provider=any&start={SLOT_PARAM}"
+    browsers = [Browser() for _ in range(CLIENTS)]
+    forms = []
+    for number, browser in enumerate(browsers):
+        status, page = browser.request(url)
+        assert status == 200, page
+        forms.append(
+            {
+                "csrf_token": csrf_token(page),
+                "name": f"Client {number}",
+                "email": f"client{number}@example.com",
+                "phone": "+49 30 1234567",
+                "accept_terms": "y",
+                "accept_policy": "y",
+            }
+        )
+
+    start_together = threading.Barrier(CLIENTS)
+    results: list[tuple[int, str]] = [(0, "")] * CLIENTS
+
+    def book(index: int) -> None:
+        start_together.wait()
+        results[index] = browsers[index].request(url, forms[index])
+
+    threads = [threading.Thread(target=book, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [303] + [409] * (CLIENTS - 1), statuses
+    for status, page in results:
+        if status == 409:
+            assert "This time was just taken" in page
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Booking)) == 1
+    # Nothing half-saved: only the winner became a client.
+    assert session.scalar(select(func.count()).select_from(Client)) == 1
