@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from portal.booking.availability import BookingWindow, free_slots, slots_on
+from portal.booking.availability import BookingWindow, days_with_free_time, free_slots, slots_on
 from portal.booking.models import CANCELLED, CONFIRMED, PENDING, Booking, Client
 from portal.clock import utcnow
 from tests.conftest import NOW
@@ -381,3 +381,21 @@ def test_a_booking_in_the_repeated_hour_blocks_only_its_own_instant(session, clo
     ]
     assert first_two_am not in starts
     assert datetime(2026, 10, 25, 1, 0, tzinfo=UTC) in starts  # 02:00 CET, an hour later
+
+
+def test_the_calendar_days_are_exactly_the_days_with_a_free_slot(session, clock):
+    business, service, provider = shop(session, days_off=[date(2026, 3, 5)])
+    # Fill Friday 6 March completely, and leave one free slot on Saturday 7 March.
+    for start in NINE_TO_FIVE:
+        hour, minute = map(int, start.split(":"))
+        add_booking(session, business, service, provider, local(date(2026, 3, 6), hour, minute))
+        if start != "16:30":
+            add_booking(session, business, service, provider, local(date(2026, 3, 7), hour, minute))
+    first, last = date(2026, 3, 2), date(2026, 3, 20)
+
+    days = days_with_free_time(session, business, service, [provider], first, last, NOW)
+
+    assert days == set(free_slots(session, business, service, [provider], first, last, NOW))
+    assert date(2026, 3, 5) not in days  # day off
+    assert date(2026, 3, 6) not in days  # fully booked
+    assert date(2026, 3, 7) in days  # one slot left

@@ -116,6 +116,7 @@ def free_slots(
     *,
     include_bookings: bool = True,
     exclude_booking_id: int | None = None,
+    first_per_day: bool = False,
 ) -> dict[date, list[Slot]]:
     """The bookable slots of ``service`` per local day, from ``first_day`` to ``last_day``.
 
@@ -123,7 +124,8 @@ def free_slots(
     false, existing bookings are ignored: the result is what the business
     offers at all, used to tell a slot that was just taken from one that
     never existed. ``exclude_booking_id`` leaves out one booking, so a
-    booking being moved does not block its own time.
+    booking being moved does not block its own time. ``first_per_day``
+    stops at the first free slot of each day (enough for a calendar).
     """
     providers = [p for p in providers if p.active]
     window = BookingWindow.for_business(business, now)
@@ -164,10 +166,11 @@ def free_slots(
     step = business.slot_step_minutes * 60
     earliest = _seconds(window.earliest)
     free: dict[tuple[date, int], list[int]] = defaultdict(list)
+    found: set[date] = set()
     day = first_day
     while day <= last_day:
         for provider in providers:
-            if (provider.id, day) in days_off:
+            if (provider.id, day) in days_off or (first_per_day and day in found):
                 continue
             timeline = timelines[provider.id]
             for stretch in hours[provider.id]:
@@ -180,6 +183,9 @@ def free_slots(
                 while start + duration <= close:
                     if start >= earliest and not timeline.overlaps(start, start + occupancy):
                         free[(day, start)].append(provider.id)
+                        found.add(day)
+                        if first_per_day:
+                            break
                     start += step
         day += timedelta(days=1)
 
@@ -190,6 +196,23 @@ def free_slots(
             Slot(start=begins, end=begins + timedelta(seconds=duration), provider_ids=tuple(ids))
         )
     return dict(slots)
+
+
+def days_with_free_time(
+    session: Session,
+    business: Business,
+    service: Service,
+    providers: Iterable[Provider],
+    first_day: date,
+    last_day: date,
+    now: datetime,
+) -> set[date]:
+    """The local days that have at least one free slot (for the calendar)."""
+    return set(
+        free_slots(
+            session, business, service, providers, first_day, last_day, now, first_per_day=True
+        )
+    )
 
 
 def slots_on(

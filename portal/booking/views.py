@@ -19,7 +19,12 @@ from portal.accounts.clients import accounts_enabled, client_of
 from portal.accounts.current import signed_in_client
 from portal.booking import mailing
 from portal.booking import service as booking_service
-from portal.booking.availability import BookingWindow, free_slots, slots_on
+from portal.booking.availability import (
+    BookingWindow,
+    days_with_free_time,
+    free_slots,
+    slots_on,
+)
 from portal.booking.forms import BookingDetailsForm
 from portal.booking.models import LATE_CANCEL_REFUSED, LATE_RESCHEDULE_REFUSED
 from portal.booking.params import parse_day, parse_start, provider_choice, service_or_404
@@ -81,11 +86,11 @@ def choose_slot(service_id: int):
             "Please pick an earlier day.",
         )
     chosen = [provider] if provider else providers
-    slots_by_day = free_slots(
+    free_days = days_with_free_time(
         db.session, business, service, chosen, window.first_day, window.last_day, now
     )
     if day is None:
-        day = min(slots_by_day, default=window.first_day)
+        day = min(free_days, default=window.first_day)
     return render_template(
         "booking/choose_slot.html",
         business=business,
@@ -94,9 +99,9 @@ def choose_slot(service_id: int):
         provider=provider,
         provider_value=provider_value,
         window=window,
-        slots_by_day=slots_by_day,
+        slots_by_day=free_days,
         day=day,
-        slots=slots_by_day.get(day, []),
+        slots=slots_on(db.session, business, service, chosen, day, now),
     )
 
 
