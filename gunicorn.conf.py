@@ -16,7 +16,6 @@ import threading
 wsgi_app = "wsgi:app"
 bind = [os.environ.get("PORTAL_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("PORTAL_WORKERS", "2"))
-accesslog = "-"
 
 # Which scheme a request came in by is decided by the app alone (ProxyFix for
 # PORTAL_TRUSTED_PROXIES hops); gunicorn must not believe X-Forwarded-Proto itself.
