@@ -20,15 +20,24 @@ def _flag(value: str | None, default: bool) -> bool:
 
 
 def _dev_secret_key(instance_path: Path) -> str:
-    """Create once and keep a random key so development sessions survive restarts."""
+    """Create once and keep a random key so development sessions survive restarts.
+
+    Several workers may start at once: the key is written to a private file
+    first and then linked into place, so nobody ever reads a half-written key.
+    """
     key_file = instance_path / "secret_key"
     instance_path.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return key_file.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
+    if not key_file.exists():
+        draft = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass  # another process won the race; use its key
+        finally:
+            draft.unlink()
     return key_file.read_text().strip()
 
 

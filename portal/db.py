@@ -98,9 +98,11 @@ class Database:
         self.engine: Engine | None = None
         self._readers: sessionmaker[Session] | None = None
         self._writers: sessionmaker[Session] | None = None
+        self._engines: list[Engine] = []
 
     def init_app(self, app: Flask) -> None:
         self.engine = make_engine(app.config["DATABASE_URL"])
+        self._engines.append(self.engine)
         writer_engine = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         self._readers = sessionmaker(self.engine, expire_on_commit=False)
         self._writers = sessionmaker(writer_engine, expire_on_commit=False)
@@ -109,6 +111,11 @@ class Database:
         # (an app context may outlive several requests, as in tests).
         app.teardown_request(self._close_session)
         app.teardown_appcontext(self._close_session)
+
+    def dispose_all(self) -> None:
+        """Close the connection pools of every app this object was bound to (tests, CLI)."""
+        while self._engines:
+            self._engines.pop().dispose()
 
     @property
     def session(self) -> Session:

@@ -161,7 +161,7 @@ def app_env(tmp_path, database_url, monkeypatch):
 def app(app_env):
     app = create_app()
     yield app
-    portal_db.engine.dispose()
+    portal_db.dispose_all()
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ class Gunicorn:
     def start(self) -> Gunicorn:
         command = [
             str(GUNICORN),
+            "--config", str(PROJECT_ROOT / "tests" / "gunicorn_test.conf.py"),
             "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers),
             "--threads", str(self.threads),

@@ -3,6 +3,7 @@
 from functools import wraps
 
 from flask import Flask, current_app, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
@@ -55,11 +56,30 @@ def _apply_view_referrer_policy(response):
     return response
 
 
+def _forbid_storing_private_pages(response):
+    """``Cache-Control: no-store`` on everything but anonymous public pages and static files.
+
+    Staff pages, pages with a secret in the URL (manage links, resets) and
+    anything shown to a signed-in person must not stay in a shared cache or
+    the browser's history cache.
+    """
+    if request.endpoint == "static":
+        return response
+    view = current_app.view_functions.get(request.endpoint or "")
+    blueprint = current_app.blueprints.get(request.blueprint or "")
+    public = getattr(blueprint, "embeddable", False)
+    secret_url = getattr(view, "referrer_policy", None) == "no-referrer"
+    if not public or secret_url or current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_security_headers(app: Flask) -> None:
     force_https = bool(app.config["FORCE_HTTPS"])
     # After-request hooks run in reverse order of registration: registered
     # before Talisman's, these run after it and may adjust its headers.
     app.after_request(_apply_view_referrer_policy)
+    app.after_request(_forbid_storing_private_pages)
     init_embedding(app)  # frame-ancestors from the business's allowlist on public pages
     talisman.init_app(
         app,
