@@ -27,7 +27,13 @@ def make_client(session: Session, business, **overrides) -> Client:
 
 
 def make_ended_booking(
-    session: Session, salon, client: Client, end_at: datetime, *, consent: bool = True
+    session: Session,
+    salon,
+    client: Client,
+    end_at: datetime,
+    *,
+    consent: bool = True,
+    provider_id: int | None = None,
 ) -> Booking:
     """A 30-minute booking that ended at ``end_at``, with a terms consent and an event."""
     start_at = end_at - timedelta(minutes=30)
@@ -35,7 +41,7 @@ def make_ended_booking(
         business_id=salon.business.id,
         client_id=client.id,
         service_id=salon.service.id,
-        provider_id=salon.provider.id,
+        provider_id=provider_id or salon.provider.id,
         start_at=start_at,
         end_at=end_at,
         occupied_until=end_at,

@@ -40,10 +40,15 @@ def count(session, model, *where) -> int:
 
 @pytest.fixture
 def history(session, salon):
-    """Two bookings of one client: one ended just before the cut-off, one just after."""
+    """Two bookings of one client: one ended just before the cut-off, one just after.
+
+    They overlap in time, so they are with two providers (PostgreSQL's
+    exclusion constraint would refuse them for one).
+    """
     client = make_client(session, salon.business)
+    colleague = make_provider(session, salon.business, [salon.service], name="Kim")
     old = make_ended_booking(session, salon, client, JUST_BEFORE_CUTOFF)
-    recent = make_ended_booking(session, salon, client, JUST_AFTER_CUTOFF)
+    recent = make_ended_booking(session, salon, client, JUST_AFTER_CUTOFF, provider_id=colleague.id)
     enable_clean_history(session, salon.business)
     session.commit()
     return client, old.id, recent.id

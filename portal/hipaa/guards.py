@@ -6,7 +6,7 @@ from flask import Flask, abort, redirect, request
 
 from portal.accounts.current import current_staff, current_support, origin
 from portal.audit import service as audit
-from portal.businesses.models import Business
+from portal.businesses.service import find_business
 from portal.clock import utcnow
 from portal.db import SAFE_METHODS
 from portal.extensions import db
@@ -25,11 +25,8 @@ def _business_id() -> int | None:
     # Public pages live under /b/<slug>/ (the booking blueprint pops the slug itself).
     parts = request.path.split("/", 3)
     slug = parts[2] if len(parts) > 2 and parts[1] == "b" else None
-    if slug and len(slug) <= 100:
-        from sqlalchemy import select
-
-        return db.session.scalars(select(Business.id).where(Business.slug == slug)).first()
-    return None
+    business = find_business(db.session, slug) if slug else None
+    return business.id if business is not None else None
 
 
 def force_https_in_hipaa_mode():
