@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from portal.booking.availability import BookingWindow, days_with_free_time, free_slots, slots_on
+from portal.booking.availability import BookingWindow, calendar, free_slots, slots_on
 from portal.booking.models import CANCELLED, CONFIRMED, PENDING, Booking, Client
 from portal.clock import utcnow
 from tests.conftest import NOW
@@ -391,11 +391,22 @@ def test_the_calendar_days_are_exactly_the_days_with_a_free_slot(session, clock)
         add_booking(session, business, service, provider, local(date(2026, 3, 6), hour, minute))
         if start != "16:30":
             add_booking(session, business, service, provider, local(date(2026, 3, 7), hour, minute))
-    first, last = date(2026, 3, 2), date(2026, 3, 20)
+    window = BookingWindow.for_business(business, NOW)
 
-    days = days_with_free_time(session, business, service, [provider], first, last, NOW)
+    days, day, slots = calendar(session, business, service, [provider], NOW, date(2026, 3, 7))
 
-    assert days == set(free_slots(session, business, service, [provider], first, last, NOW))
+    every_slot = free_slots(
+        session, business, service, [provider], window.first_day, window.last_day, NOW
+    )
+    assert days == set(every_slot)
     assert date(2026, 3, 5) not in days  # day off
     assert date(2026, 3, 6) not in days  # fully booked
     assert date(2026, 3, 7) in days  # one slot left
+    assert (day, wall_clock(slots)) == (date(2026, 3, 7), ["16:30"])
+
+
+def test_the_calendar_shows_the_first_free_day_when_none_is_chosen(session, clock):
+    business, service, provider = shop(session)
+    days, day, slots = calendar(session, business, service, [provider], NOW, None)
+    assert day == min(days)
+    assert slots == slots_on(session, business, service, [provider], day, NOW)

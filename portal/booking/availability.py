@@ -105,34 +105,36 @@ def _seconds(instant: datetime) -> int:
     return int(instant.timestamp())
 
 
-def free_slots(
+@dataclass
+class _Schedule:
+    """What one availability computation reads from the database, loaded once."""
+
+    providers: list[Provider]
+    window: BookingWindow
+    first_day: date
+    last_day: date
+    hours: dict[int, list[WorkingHours]]
+    days_off: set[tuple[int, date]]
+    timelines: dict[int, _BusyTimeline]
+
+
+def _load_schedule(
     session: Session,
     business: Business,
-    service: Service,
     providers: Iterable[Provider],
     first_day: date,
     last_day: date,
     now: datetime,
     *,
-    include_bookings: bool = True,
-    exclude_booking_id: int | None = None,
-    first_per_day: bool = False,
-) -> dict[date, list[Slot]]:
-    """The bookable slots of ``service`` per local day, from ``first_day`` to ``last_day``.
-
-    Each slot lists the providers free for it. With ``include_bookings``
-    false, existing bookings are ignored: the result is what the business
-    offers at all, used to tell a slot that was just taken from one that
-    never existed. ``exclude_booking_id`` leaves out one booking, so a
-    booking being moved does not block its own time. ``first_per_day``
-    stops at the first free slot of each day (enough for a calendar).
-    """
+    include_bookings: bool,
+    exclude_booking_id: int | None,
+) -> _Schedule | None:
     providers = [p for p in providers if p.active]
     window = BookingWindow.for_business(business, now)
     first_day = max(first_day, window.first_day)
     last_day = min(last_day, window.last_day)
     if not providers or first_day > last_day:
-        return {}
+        return None
 
     provider_ids = [p.id for p in providers]
     span_start = _local_instant(business, first_day, time.min)
@@ -160,20 +162,34 @@ def free_slots(
         else {}
     )
     timelines = {pid: _BusyTimeline(busy.get(pid, [])) for pid in provider_ids}
+    return _Schedule(providers, window, first_day, last_day, hours, days_off, timelines)
 
+
+def _scan(
+    schedule: _Schedule,
+    business: Business,
+    service: Service,
+    first_day: date,
+    last_day: date,
+    *,
+    first_per_day: bool = False,
+) -> dict[date, list[Slot]]:
+    """The free slots per day between ``first_day`` and ``last_day`` of a loaded schedule."""
+    first_day = max(first_day, schedule.first_day)
+    last_day = min(last_day, schedule.last_day)
     duration = service.duration_minutes * 60
     occupancy = duration + service.buffer_minutes * 60
     step = business.slot_step_minutes * 60
-    earliest = _seconds(window.earliest)
+    earliest = _seconds(schedule.window.earliest)
     free: dict[tuple[date, int], list[int]] = defaultdict(list)
     found: set[date] = set()
     day = first_day
     while day <= last_day:
-        for provider in providers:
-            if (provider.id, day) in days_off or (first_per_day and day in found):
+        for provider in schedule.providers:
+            if (provider.id, day) in schedule.days_off or (first_per_day and day in found):
                 continue
-            timeline = timelines[provider.id]
-            for stretch in hours[provider.id]:
+            timeline = schedule.timelines[provider.id]
+            for stretch in schedule.hours[provider.id]:
                 if stretch.weekday != day.weekday():
                     continue
                 # Step in absolute (UTC) time so a DST change inside the
@@ -198,7 +214,7 @@ def free_slots(
     return dict(slots)
 
 
-def days_with_free_time(
+def free_slots(
     session: Session,
     business: Business,
     service: Service,
@@ -206,13 +222,66 @@ def days_with_free_time(
     first_day: date,
     last_day: date,
     now: datetime,
-) -> set[date]:
-    """The local days that have at least one free slot (for the calendar)."""
-    return set(
-        free_slots(
-            session, business, service, providers, first_day, last_day, now, first_per_day=True
-        )
+    *,
+    include_bookings: bool = True,
+    exclude_booking_id: int | None = None,
+    first_per_day: bool = False,
+) -> dict[date, list[Slot]]:
+    """The bookable slots of ``service`` per local day, from ``first_day`` to ``last_day``.
+
+    Each slot lists the providers free for it. With ``include_bookings``
+    false, existing bookings are ignored: the result is what the business
+    offers at all, used to tell a slot that was just taken from one that
+    never existed. ``exclude_booking_id`` leaves out one booking, so a
+    booking being moved does not block its own time. ``first_per_day``
+    stops at the first free slot of each day (enough for a calendar).
+    """
+    schedule = _load_schedule(
+        session,
+        business,
+        providers,
+        first_day,
+        last_day,
+        now,
+        include_bookings=include_bookings,
+        exclude_booking_id=exclude_booking_id,
     )
+    if schedule is None:
+        return {}
+    return _scan(schedule, business, service, first_day, last_day, first_per_day=first_per_day)
+
+
+def calendar(
+    session: Session,
+    business: Business,
+    service: Service,
+    providers: Iterable[Provider],
+    now: datetime,
+    day: date | None,
+) -> tuple[set[date], date, list[Slot]]:
+    """For the slot page, from one read of the database: the days of the booking
+    window that have a free slot, the day to show (``day``, else the first
+    free one) and that day's free slots."""
+    window = BookingWindow.for_business(business, now)
+    schedule = _load_schedule(
+        session,
+        business,
+        providers,
+        window.first_day,
+        window.last_day,
+        now,
+        include_bookings=True,
+        exclude_booking_id=None,
+    )
+    if schedule is None:
+        return set(), day or window.first_day, []
+    free_days = set(
+        _scan(schedule, business, service, window.first_day, window.last_day, first_per_day=True)
+    )
+    if day is None:
+        day = min(free_days, default=window.first_day)
+    slots = _scan(schedule, business, service, day, day).get(day, [])
+    return free_days, day, slots
 
 
 def slots_on(

@@ -21,7 +21,7 @@ from portal.booking import mailing
 from portal.booking import service as booking_service
 from portal.booking.availability import (
     BookingWindow,
-    days_with_free_time,
+    calendar,
     free_slots,
     slots_on,
 )
@@ -86,11 +86,7 @@ def choose_slot(service_id: int):
             "Please pick an earlier day.",
         )
     chosen = [provider] if provider else providers
-    free_days = days_with_free_time(
-        db.session, business, service, chosen, window.first_day, window.last_day, now
-    )
-    if day is None:
-        day = min(free_days, default=window.first_day)
+    free_days, day, slots = calendar(db.session, business, service, chosen, now, day)
     return render_template(
         "booking/choose_slot.html",
         business=business,
@@ -101,7 +97,7 @@ def choose_slot(service_id: int):
         window=window,
         slots_by_day=free_days,
         day=day,
-        slots=slots_on(db.session, business, service, chosen, day, now),
+        slots=slots,
     )
 
 

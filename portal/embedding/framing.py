@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from flask import Flask, current_app, g, has_request_context, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from portal.businesses.models import Business
-from portal.businesses.service import find_business
 from portal.embedding.service import allowed_origins
-from portal.extensions import db
+from portal.web.tenancy import business_in_url
 
 EMBED_PARAM = "embed"
 EMBED_VALUE = "1"
@@ -45,11 +44,9 @@ def public_business() -> Business | None:
     """The business whose public page this request shows, or None on any other page."""
     if not _is_public(request.blueprint):
         return None
-    if "business" not in g and "business_slug" in g:
-        # An app hook (the CSRF check, a rate limit) refused the request before
-        # bind_business loaded the business; the error page is still one of its pages.
-        g.business = find_business(db.session, g.business_slug)
-    return g.get("business")
+    # Also when an app hook (the CSRF check, a rate limit) refused the request
+    # before bind_business loaded the business: the error page is still one of its pages.
+    return business_in_url()
 
 
 def embedded_business() -> Business | None:

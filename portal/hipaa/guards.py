@@ -6,12 +6,12 @@ from flask import Flask, abort, redirect, request
 
 from portal.accounts.current import current_staff, current_support, origin
 from portal.audit import service as audit
-from portal.businesses.service import find_business
 from portal.clock import utcnow
 from portal.db import SAFE_METHODS
 from portal.extensions import db
 from portal.hipaa.service import compliance_settings, hipaa_on
 from portal.hipaa.service import record_client_view as record_client_view_in
+from portal.web.tenancy import business_in_url
 
 #: What platform support may not do inside a business: the staff member's own sign-in.
 SUPPORT_BARRED = {"staff_auth.change_password", "staff_auth.enrol_2fa", "hipaa.switch"}
@@ -22,10 +22,7 @@ def _business_id() -> int | None:
     staff = current_staff()
     if staff is not None:
         return staff.business_id
-    # Public pages live under /b/<slug>/ (the booking blueprint pops the slug itself).
-    parts = request.path.split("/", 3)
-    slug = parts[2] if len(parts) > 2 and parts[1] == "b" else None
-    business = find_business(db.session, slug) if slug else None
+    business = business_in_url()  # public pages under /b/<slug>/
     return business.id if business is not None else None
 
 

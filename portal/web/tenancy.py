@@ -23,15 +23,25 @@ def bind_business(blueprint: Blueprint) -> None:
     # nonce, HTTPS redirect) run first, so a 404 here is served like any page.
     @blueprint.before_request
     def _load_business() -> None:
-        business = find_business(db.session, g.pop("business_slug"))
-        if business is None:
+        if business_in_url() is None:
             abort(404, description="There is no business at this address. Check the link.")
-        g.business = business
 
     @blueprint.url_defaults
     def _add_slug(_endpoint, values) -> None:
-        if "slug" not in values and "business" in g:
+        if "slug" not in values and g.get("business") is not None:
             values["slug"] = g.business.slug
+
+
+def business_in_url() -> Business | None:
+    """The business named by this request's ``<slug>``, looked up once per request.
+
+    App-wide hooks (HIPAA's HTTPS rule, framing headers) ask too, some before
+    the blueprint's own hook runs.
+    """
+    if "business" not in g:
+        slug = g.get("business_slug")
+        g.business = find_business(db.session, slug) if slug else None
+    return g.business
 
 
 def current_business() -> Business:
