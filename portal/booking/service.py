@@ -244,8 +244,9 @@ def book(
     A client's own booking is refused while the client is blocked
     (``ClientBlocked``) or over the business's limits of future bookings per
     e-mail and per address (``BookingLimitReached``). ``created_by="staff"``:
-    staff book for the client, who gives no consents, whatever those rules say. ``status`` None follows the business: a client's booking waits
-    as pending while the business approves bookings; staff bookings stand.
+    staff book for the client, who gives no consents, whatever those rules
+    say. ``status`` None follows the business: a client's booking waits as
+    pending while the business approves bookings; staff bookings stand.
     """
     by_client = created_by == "client"
     if by_client:
