@@ -71,6 +71,23 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+_CACHE_KEY = "portal_transaction_cache"
+
+
+def transaction_cache(session: Session, name: str) -> dict:
+    """A dict that lives as long as the session's current transaction.
+
+    For settings rows that several hooks of one request read (and that are
+    often missing, which the identity map cannot remember).
+    """
+    return session.info.setdefault(_CACHE_KEY, {}).setdefault(name, {})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_transaction_cache(session: Session, _transaction) -> None:
+    session.info.pop(_CACHE_KEY, None)
+
+
 def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
     """Create an engine for ``url`` with the settings Portal relies on.
 

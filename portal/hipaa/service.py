@@ -13,6 +13,7 @@ from portal.accounts.passwords import verify_password
 from portal.accounts.service import AccountError, security_settings
 from portal.audit import service as audit
 from portal.audit.service import Origin
+from portal.db import transaction_cache
 from portal.hipaa.models import HIPAA_IDLE_TIMEOUT_MINUTES, ComplianceSettings
 
 #: Idle timeout of a platform support session that has not opened a business.
@@ -21,8 +22,11 @@ SUPPORT_IDLE_TIMEOUT = timedelta(minutes=HIPAA_IDLE_TIMEOUT_MINUTES)
 
 def compliance_settings(session: Session, business_id: int) -> ComplianceSettings:
     """The business's settings; unsaved defaults when the owner never changed them."""
-    settings = session.get(ComplianceSettings, business_id)
-    return settings if settings is not None else ComplianceSettings.defaults(business_id)
+    cache = transaction_cache(session, "compliance_settings")
+    if business_id not in cache:
+        settings = session.get(ComplianceSettings, business_id)
+        cache[business_id] = settings or ComplianceSettings.defaults(business_id)
+    return cache[business_id]
 
 
 def _stored(session: Session, business_id: int) -> ComplianceSettings:
@@ -30,6 +34,7 @@ def _stored(session: Session, business_id: int) -> ComplianceSettings:
     if settings is None:
         settings = ComplianceSettings.defaults(business_id)
         session.add(settings)
+    transaction_cache(session, "compliance_settings")[business_id] = settings
     return settings
 
 
