@@ -8,7 +8,7 @@ from portal.accounts import clients, limits, service, tokens
 from portal.accounts.current import origin, sign_in, sign_out, signed_in_client
 from portal.accounts.forms import ResetRequestForm, SetPasswordForm, SignInForm, SignUpForm
 from portal.accounts.models import CLIENT_KIND, RESET, VERIFY, ClientAccount
-from portal.accounts.notifications import absolute_url, send_account_mail
+from portal.accounts.notifications import absolute_url, send_account_mail, send_reset_link
 from portal.audit import service as audit
 from portal.booking import mailing
 from portal.booking import service as booking_service
@@ -252,22 +252,8 @@ def reset_request():
     now = utcnow()
     account = clients.find_client_account(db.session, business, form.email.data)
     if account is not None and account.active and account.email_verified_at is not None:
-        token = tokens.issue(db.session, account, RESET, now, tokens.RESET_LIFETIME)
-        audit.record(
-            db.session,
-            audit.PASSWORD_RESET_REQUESTED,
-            now,
-            business_id=business.id,
-            actor=account,
-            origin=origin(),
-        )
-        send_account_mail(
-            account,
-            "Reset your password",
-            "accounts/email/reset.txt",
-            url=absolute_url(url_for("client_accounts.reset", token=token)),
-            minutes=int(tokens.RESET_LIFETIME.total_seconds() // 60),
-        )
+        token = service.request_password_reset(db.session, account, now, origin())
+        send_reset_link(account, "client_accounts.reset", token)
     db.commit()
     return render_template("accounts/reset_sent.html", business=business, email=form.email.data)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
-from flask import current_app, render_template
+from flask import current_app, render_template, url_for
 
+from portal.accounts.tokens import RESET_LIFETIME
 from portal.extensions import db
 from portal.mail.outbox import queue_mail
 
@@ -24,3 +25,14 @@ def send_account_mail(account, subject: str, template: str, **context) -> None:
 
 def absolute_url(path: str) -> str:
     return current_app.config["BASE_URL"] + path
+
+
+def send_reset_link(account, reset_endpoint: str, token: str) -> None:
+    """E-mail the single-use link that opens ``reset_endpoint`` with ``token``."""
+    send_account_mail(
+        account,
+        "Reset your password",
+        "accounts/email/reset.txt",
+        url=absolute_url(url_for(reset_endpoint, token=token)),
+        minutes=int(RESET_LIFETIME.total_seconds() // 60),
+    )

@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.accounts import lockout, sessions, totp
+from portal.accounts import lockout, sessions, tokens, totp
 from portal.accounts.models import (
+    RESET,
     STAFF,
     ClientAccount,
     RecoveryCode,
@@ -382,6 +383,20 @@ def change_password(
     set_password(
         session, account, business, new_password, now, origin=origin, keep_session=keep_session
     )
+
+
+def request_password_reset(session: Session, account, now: datetime, origin: Origin) -> str:
+    """Issue a single-use reset token for ``account`` (30 minutes) and audit the request."""
+    token = tokens.issue(session, account, RESET, now, tokens.RESET_LIFETIME)
+    audit.record(
+        session,
+        audit.PASSWORD_RESET_REQUESTED,
+        now,
+        business_id=account.business_id,
+        actor=account,
+        origin=origin,
+    )
+    return token
 
 
 def unlock_account(session: Session, owner: StaffUser, account, now: datetime, origin: Origin):

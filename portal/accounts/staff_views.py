@@ -34,7 +34,7 @@ from portal.accounts.forms import (
     SignInForm,
 )
 from portal.accounts.models import INVITE, RESET, STAFF_KIND, StaffUser
-from portal.accounts.notifications import absolute_url, send_account_mail
+from portal.accounts.notifications import absolute_url, send_account_mail, send_reset_link
 from portal.audit import service as audit
 from portal.businesses.models import Business
 from portal.clock import utcnow
@@ -193,22 +193,8 @@ def reset_request():
     now = utcnow()
     user = service.find_staff(db.session, form.email.data)
     if user is not None and user.active and user.password_hash is not None:
-        token = tokens.issue(db.session, user, RESET, now, tokens.RESET_LIFETIME)
-        audit.record(
-            db.session,
-            audit.PASSWORD_RESET_REQUESTED,
-            now,
-            business_id=user.business_id,
-            actor=user,
-            origin=origin(),
-        )
-        send_account_mail(
-            user,
-            "Reset your password",
-            "accounts/email/reset.txt",
-            url=absolute_url(url_for("staff_auth.reset", token=token)),
-            minutes=int(tokens.RESET_LIFETIME.total_seconds() // 60),
-        )
+        token = service.request_password_reset(db.session, user, now, origin())
+        send_reset_link(user, "staff_auth.reset", token)
     db.commit()
     return render_template("accounts/reset_sent.html", email=form.email.data)
 
