@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import time_machine
+
 from tests.services import ServiceError, free_port, wait_for_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +22,9 @@ class Gunicorn:
     def __init__(self, env: dict[str, str], *, workers: int = 1, threads: int = 1) -> None:
         self.port = free_port()
         self.env = {**os.environ, **env}
+        if "PORTAL_TEST_NOW" in self.env:
+            # One reference instant for all workers (see tests/frozen_wsgi.py).
+            self.env.setdefault("PORTAL_TEST_NOW_REAL", repr(time_machine.escape_hatch.time.time()))
         self.workers = workers
         self.threads = threads
         self.process: subprocess.Popen | None = None
