@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import time_machine
@@ -16,6 +17,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
+def real_time() -> float:
+    """Seconds since the epoch on the wall clock, even while a test has moved the clock."""
+    if time_machine.escape_hatch.is_travelling():
+        return time_machine.escape_hatch.time.time()
+    return time.time()
+
+
 class Gunicorn:
     """One gunicorn master with ``workers`` workers on 127.0.0.1:<free port>."""
 
@@ -24,7 +32,7 @@ class Gunicorn:
         self.env = {**os.environ, **env}
         if "PORTAL_TEST_NOW" in self.env:
             # One reference instant for all workers (see tests/frozen_wsgi.py).
-            self.env.setdefault("PORTAL_TEST_NOW_REAL", repr(time_machine.escape_hatch.time.time()))
+            self.env.setdefault("PORTAL_TEST_NOW_REAL", repr(real_time()))
         self.workers = workers
         self.threads = threads
         self.process: subprocess.Popen | None = None
