@@ -171,16 +171,6 @@ def login():
 
 @blueprint.post("/logout")
 def logout():
-    account = _signed_in_here()
-    if account is not None:
-        audit.record(
-            db.session,
-            audit.SIGNOUT,
-            utcnow(),
-            business_id=account.business_id,
-            actor=account,
-            origin=origin(),
-        )
     sign_out()
     db.commit()
     flash("You are signed out.")

@@ -11,6 +11,7 @@ from portal.accounts import sessions
 from portal.accounts.models import CLIENT_KIND, STAFF_KIND, ClientAccount, StaffUser
 from portal.accounts.service import security_settings
 from portal.accounts.totp import SecretBox
+from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.clock import utcnow
 from portal.extensions import db, login_manager
@@ -103,8 +104,20 @@ def sign_in(account: StaffUser | ClientAccount) -> str:
 
 
 def sign_out() -> None:
+    """End the session on the server (a copied cookie stops working) and in the browser."""
     if current_user.is_authenticated:
-        sessions.end(db.session, current_user.token, utcnow())
+        now = utcnow()
+        account = current_user.account
+        audit.record(
+            db.session,
+            audit.SIGNOUT,
+            now,
+            # Platform support has no business of its own: the one it had opened.
+            business_id=current_user.business_id or getattr(account, "business_id", None),
+            actor=account,
+            origin=origin(),
+        )
+        sessions.end(db.session, current_user.token, now)
     logout_user()
     session.clear()
 

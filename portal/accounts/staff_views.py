@@ -166,16 +166,6 @@ def _send_locked_mail(user) -> None:
 
 @blueprint.post("/logout")
 def logout():
-    user = current_staff()
-    if user is not None:
-        audit.record(
-            db.session,
-            audit.SIGNOUT,
-            utcnow(),
-            business_id=user.business_id,
-            actor=user,
-            origin=origin(),
-        )
     sign_out()
     db.commit()
     flash("You are signed out.")

@@ -7,7 +7,6 @@ from flask_login import current_user
 
 from portal.accounts import limits, sessions
 from portal.accounts.current import current_support, origin, secret_box, sign_in, sign_out
-from portal.audit import service as audit
 from portal.businesses.service import find_business
 from portal.clock import utcnow
 from portal.extensions import db, limiter
@@ -96,16 +95,6 @@ def leave():
 
 @blueprint.post("/logout")
 def logout():
-    user = current_support()
-    if user is not None:
-        audit.record(
-            db.session,
-            audit.SIGNOUT,
-            utcnow(),
-            business_id=current_user.business_id,
-            actor=user,
-            origin=origin(),
-        )
     sign_out()
     db.commit()
     flash("You are signed out.")
