@@ -51,13 +51,13 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def test_sixteen_clients_racing_for_one_slot_get_exactly_one_booking(live_server, salon, session):
-    url = f"{live_server}/b/salon/services/{salon.service.id}/book?provider=any&start={SLOT_PARAM}"
-    browsers = [Browser() for _ in range(CLIENTS)]
+def race_for_one_slot(url: str, clients: int, timeout: float = 120) -> list[tuple[int, str]]:
+    """``clients`` people each open the booking form, then all post it at the same moment."""
+    browsers = [Browser() for _ in range(clients)]
     forms = []
     for number, browser in enumerate(browsers):
         status, page = browser.request(url)
-        assert status == 200
+        assert status == 200, page
         forms.append(
             {
                 "csrf_token": csrf_token(page),
@@ -68,19 +68,24 @@ def test_sixteen_clients_racing_for_one_slot_get_exactly_one_booking(live_server
                 "accept_policy": "y",
             }
         )
-
-    start_together = threading.Barrier(CLIENTS)
-    results: list[tuple[int, str]] = [(0, "")] * CLIENTS
+    start_together = threading.Barrier(clients)
+    results: list[tuple[int, str]] = [(0, "")] * clients
 
     def book(index: int) -> None:
         start_together.wait()
         results[index] = browsers[index].request(url, forms[index])
 
-    threads = [threading.Thread(target=book, args=(i,)) for i in range(CLIENTS)]
+    threads = [threading.Thread(target=book, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=timeout)
+    return results
+
+
+def test_sixteen_clients_racing_for_one_slot_get_exactly_one_booking(live_server, salon, session):
+    url = f"{live_server}/b/salon/services/{salon.service.id}/book?provider=any&start={SLOT_PARAM}"
+    results = race_for_one_slot(url, CLIENTS)
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [303] + [409] * (CLIENTS - 1)

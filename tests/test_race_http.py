@@ -7,15 +7,13 @@ them apart is the database transaction, not anything in one process.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
 from portal.booking.models import Booking, Client
-from tests.conftest import NOW, csrf_token
+from tests.conftest import NOW
 from tests.gunicorn_server import Gunicorn
-from tests.test_concurrency import Browser
+from tests.test_concurrency import race_for_one_slot
 
 CLIENTS = 64
 SLOT_PARAM = "2026-03-03T09:00Z"
@@ -32,34 +30,7 @@ def gunicorn(app_env, salon):
 
 def test_sixty_four_clients_over_http_get_exactly_one_booking(gunicorn, salon, session):
     url = f"{gunicorn.url}/b/salon/services/{salon.service.id}/book?provider=any&start={SLOT_PARAM}"
-    browsers = [Browser() for _ in range(CLIENTS)]
-    forms = []
-    for number, browser in enumerate(browsers):
-        status, page = browser.request(url)
-        assert status == 200, page
-        forms.append(
-            {
-                "csrf_token": csrf_token(page),
-                "name": f"Client {number}",
-                "email": f"client{number}@example.com",
-                "phone": "+49 30 1234567",
-                "accept_terms": "y",
-                "accept_policy": "y",
-            }
-        )
-
-    start_together = threading.Barrier(CLIENTS)
-    results: list[tuple[int, str]] = [(0, "")] * CLIENTS
-
-    def book(index: int) -> None:
-        start_together.wait()
-        results[index] = browsers[index].request(url, forms[index])
-
-    threads = [threading.Thread(target=book, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=180)
+    results = race_for_one_slot(url, CLIENTS, timeout=180)
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [303] + [409] * (CLIENTS - 1), statuses

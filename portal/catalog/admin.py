@@ -171,15 +171,23 @@ def update_service(
     changes = audit.apply_changes(service, values, SERVICE_FIELDS)
     if provider_ids is not None:
         chosen = _business_rows(session, business, Provider, provider_ids, "providers")
-        # Archived providers are not offered in the form; their links stay for history.
-        kept = [p for p in service.providers if not p.active]
-        before = _names(service.providers)
-        service.providers = _unique(chosen + kept)
-        if _names(service.providers) != before:
-            changes["providers"] = [before, _names(service.providers)]
+        service.providers, change = _relinked(service.providers, chosen)
+        if change:
+            changes["providers"] = change
     _record(session, actor, "services", changes, UPDATED, service=service)
     session.flush()
     return changes
+
+
+def _relinked(linked: list, chosen: list) -> tuple[list, list | None]:
+    """The ``chosen`` rows plus the archived ones already linked, and [old, new] names if changed.
+
+    Archived rows are not offered in the forms; their links stay for history.
+    """
+    before = _names(linked)
+    relinked = _unique(chosen + [row for row in linked if not row.active])
+    after = _names(relinked)
+    return relinked, ([before, after] if after != before else None)
 
 
 def delete_service(session: Session, business: Business, service: Service, actor: Actor) -> str:
@@ -278,11 +286,9 @@ def update_provider(
     changes = audit.apply_changes(provider, {"name": name}, ("name",))
     if service_ids is not None:
         chosen = _business_rows(session, business, Service, service_ids, "services")
-        kept = [s for s in provider.services if not s.active]
-        before = _names(provider.services)
-        provider.services = _unique(chosen + kept)
-        if _names(provider.services) != before:
-            changes["services"] = [before, _names(provider.services)]
+        provider.services, change = _relinked(provider.services, chosen)
+        if change:
+            changes["services"] = change
     _record(session, actor, "providers", changes, UPDATED, provider=provider)
     session.flush()
     return changes
