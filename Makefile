@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format bench bench-load
+.PHONY: run test install lint format bench bench-load messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Compiled message catalogues are built here, not kept in git.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -d translations -l $*
+
+install: $(STAMP) $(CATALOGUES)
 
 # Links in e-mails point at the port we serve on unless PORTAL_BASE_URL says otherwise.
 export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
@@ -41,3 +47,8 @@ bench: install
 
 bench-load: install
 	$(BIN)/python bench/load.py
+
+# After changing user-facing strings: collect them and update every catalogue.
+messages: install
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -o translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations

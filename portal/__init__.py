@@ -44,12 +44,14 @@ def register_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager
     from portal.hipaa.guards import init_app as init_hipaa_guards
     from portal.mail.transport import transport_from_config
+    from portal.web.i18n import init_app as init_languages
     from portal.web.security import init_security_headers
 
     db.init_app(app)
     # First among the request hooks: the CSP nonce and the HTTPS redirect must
     # come before any hook that may refuse the request (CSRF, rate limits).
     init_security_headers(app)
+    init_languages(app)
     init_hipaa_guards(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -14,6 +14,7 @@ from portal.accounts.totp import SecretBox
 from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.clock import utcnow
+from portal.web.i18n import clear_session_keeping_language
 from portal.extensions import db, login_manager
 from portal.hipaa.service import idle_timeout
 from portal.support.models import SUPPORT_KIND, SupportUser
@@ -91,7 +92,7 @@ def secret_box() -> SecretBox:
 
 def sign_in(account: StaffUser | ClientAccount) -> str:
     """Start a fresh session for ``account``: a new record, a new cookie, nothing carried over."""
-    session.clear()
+    clear_session_keeping_language()
     token = sessions.start(
         db.session,
         account,
@@ -119,7 +120,7 @@ def sign_out() -> None:
         )
         sessions.end(db.session, current_user.token, now)
     logout_user()
-    session.clear()
+    clear_session_keeping_language()
 
 
 def current_staff() -> StaffUser | None:

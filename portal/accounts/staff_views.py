@@ -38,6 +38,7 @@ from portal.accounts.notifications import absolute_url, send_account_mail, send_
 from portal.audit import service as audit
 from portal.businesses.models import Business
 from portal.clock import utcnow
+from portal.web.i18n import clear_session_keeping_language
 from portal.extensions import db, limiter
 from portal.hipaa.notices import notify_sign_in
 from portal.staff.guards import pending_step_redirect
@@ -89,7 +90,7 @@ def login():
         return render_template("accounts/login.html", form=form, failed=True), 422
     next_url = safe_next_url(request.args.get("next"))
     if user.has_2fa:
-        session.clear()
+        clear_session_keeping_language()
         session["pending_2fa"] = {
             "user_id": user.id,
             "at": int(utcnow().timestamp()),

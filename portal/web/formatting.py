@@ -1,12 +1,26 @@
-"""Template filters that show instants, days and prices to people."""
+"""Template filters that show instants, days and prices to people, in their language."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
+from babel.dates import format_date
+from babel.numbers import format_currency
 from flask import Flask
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF "}
+#: Times are on the 24-hour clock in both languages: our businesses are European.
+TIME_PATTERN = "HH:mm"
+#: A day in full; English keeps the day-month order its European readers expect.
+DAY_PATTERNS = {"en": "EEEE, dd MMMM y", "de": "EEEE, d. MMMM y"}
+SHORT_DAY_PATTERNS = {"en": "dd MMMM y", "de": "d. MMMM y"}
+
+
+def _language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
 
 
 def local_time(instant: datetime, business) -> str:
@@ -14,23 +28,32 @@ def local_time(instant: datetime, business) -> str:
 
 
 def local_datetime(instant: datetime, business) -> str:
-    return business.local(instant).strftime("%A, %d %B %Y, %H:%M")
+    moment = business.local(instant)
+    return f"{long_date(moment.date())}, {moment:%H:%M}"
 
 
 def long_date(day: date) -> str:
-    return day.strftime("%A, %d %B %Y")
+    language = _language()
+    return format_date(day, DAY_PATTERNS.get(language, DAY_PATTERNS["en"]), locale=language)
+
+
+def short_date(day: date) -> str:
+    language = _language()
+    pattern = SHORT_DAY_PATTERNS.get(language, SHORT_DAY_PATTERNS["en"])
+    return format_date(day, pattern, locale=language)
 
 
 def price(cents: int, currency: str = "EUR") -> str:
-    symbol = CURRENCY_SYMBOLS.get(currency, f"{currency} ")
-    return f"{symbol}{cents // 100}.{cents % 100:02d}"
+    return format_currency(Decimal(cents) / 100, currency, locale=_language())
 
 
 def duration(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
     if hours and rest:
-        return f"{hours} h {rest} min"
-    return f"{hours} h" if hours else f"{rest} min"
+        return _("%(hours)d h %(minutes)d min", hours=hours, minutes=rest)
+    if hours:
+        return _("%(hours)d h", hours=hours)
+    return _("%(minutes)d min", minutes=rest)
 
 
 def iso_utc(instant: datetime) -> str:
@@ -43,5 +66,6 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(local_time)
     app.add_template_filter(local_datetime)
     app.add_template_filter(long_date)
+    app.add_template_filter(short_date)
     app.add_template_filter(price)
     app.add_template_filter(duration)
