@@ -50,5 +50,5 @@ bench-load: install
 
 # After changing user-facing strings: collect them and update every catalogue.
 messages: install
-	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -o translations/messages.pot .
+	$(BIN)/pybabel extract -k _l --no-location --sort-output -F babel.cfg -o translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations

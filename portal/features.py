@@ -14,6 +14,7 @@ from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.db import Base, UTCDateTime
+from portal.web.lazy_text import lazy_text as _l
 
 GIFT_CARDS = "gift_cards"
 MEMBERSHIPS = "memberships"
@@ -29,9 +30,11 @@ class Feature:
 
 
 REGISTRY: dict[str, Feature] = {
-    GIFT_CARDS: Feature(GIFT_CARDS, "Gift cards", available=True, needs_intact_history=True),
-    MEMBERSHIPS: Feature(MEMBERSHIPS, "Memberships", available=False, needs_intact_history=True),
-    PACKAGES: Feature(PACKAGES, "Packages", available=False, needs_intact_history=True),
+    GIFT_CARDS: Feature(GIFT_CARDS, _l("Gift cards"), available=True, needs_intact_history=True),
+    MEMBERSHIPS: Feature(
+        MEMBERSHIPS, _l("Memberships"), available=False, needs_intact_history=True
+    ),
+    PACKAGES: Feature(PACKAGES, _l("Packages"), available=False, needs_intact_history=True),
 }
 
 

@@ -27,7 +27,14 @@ def real_time() -> float:
 class Gunicorn:
     """One gunicorn master with ``workers`` workers on 127.0.0.1:<free port>."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 1, threads: int = 1) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        workers: int = 1,
+        threads: int = 1,
+        app: str = "tests.frozen_wsgi:app",
+    ) -> None:
         self.port = free_port()
         self.env = {**os.environ, **env}
         if "PORTAL_TEST_NOW" in self.env:
@@ -35,6 +42,7 @@ class Gunicorn:
             self.env.setdefault("PORTAL_TEST_NOW_REAL", repr(real_time()))
         self.workers = workers
         self.threads = threads
+        self.app = app
         self.process: subprocess.Popen | None = None
         self.log = Path(tempfile.mkstemp(prefix="portal-gunicorn-", suffix=".log")[1])
 
@@ -53,7 +61,7 @@ class Gunicorn:
             "--timeout", "120",
             "--backlog", "256",
             "--chdir", str(PROJECT_ROOT),
-            "tests.frozen_wsgi:app",
+            self.app,
         ]  # fmt: skip
         with self.log.open("w") as log:
             # A file, not a pipe: a full pipe would stall the server mid-test.

@@ -2,7 +2,8 @@
 
 Nothing here skips: when a server cannot start, ``ServiceError`` says why and
 the run fails. PostgreSQL comes from the Debian server binaries; redis-server
-is installed with apt when it is missing (CI runs as root, without a TTY).
+(and chromium, for the browser tests) is installed with apt when it is missing
+(CI runs as root, without a TTY).
 """
 
 from __future__ import annotations
@@ -121,26 +122,43 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def ensure_redis_installed() -> str:
-    """The path of redis-server, installing the Debian package when it is missing."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+def apt_install(package: str) -> None:
+    """``apt-get update`` and ``apt-get install -y package``; ServiceError says why it failed."""
     if os.geteuid() != 0:
-        raise ServiceError("redis-server is missing and only root may apt-get install it")
+        raise ServiceError(f"{package} is missing and only root may apt-get install it")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "redis-server"]):
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
         result = subprocess.run(
             command, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False
         )
         if result.returncode:
             raise ServiceError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+
+
+def ensure_redis_installed() -> str:
+    """The path of redis-server, installing the Debian package when it is missing."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    apt_install("redis-server")
     found = shutil.which("redis-server") or (
         "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
     )
     if not found:
         raise ServiceError("apt-get installed redis-server but it is not on PATH")
     return found
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium_installed() -> Path:
+    """Debian's chromium for the browser tests, installed with apt when it is missing."""
+    if not CHROMIUM.exists():
+        apt_install("chromium")
+    if not CHROMIUM.exists():
+        raise ServiceError(f"apt-get installed chromium but there is no {CHROMIUM}")
+    return CHROMIUM
 
 
 class RedisServer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal.accounts import clients, limits, service, tokens
 from portal.accounts.current import origin, sign_in, sign_out, signed_in_client
@@ -17,13 +18,14 @@ from portal.clients.service import note_client_event
 from portal.clock import utcnow
 from portal.extensions import db, limiter
 from portal.web.forms import EmptyForm
+from portal.web.lazy_text import lazy_text as _l
 from portal.web.security import no_referrer
 from portal.web.tenancy import bind_business, current_business
 
 blueprint = Blueprint("client_accounts", __name__, url_prefix="/b/<slug>/account")
 bind_business(blueprint)
 
-SIGN_IN_FAILED = (
+SIGN_IN_FAILED = _l(
     "Sign-in failed: the e-mail address or password is wrong, or the account is locked "
     "after too many attempts. Try again later or reset your password."
 )
@@ -36,7 +38,10 @@ def _accounts_must_be_enabled():
     if not clients.accounts_enabled(db.session, business):
         abort(
             404,
-            description=f"{business.name} does not offer client accounts. You can book without one.",
+            description=_(
+                "%(business)s does not offer client accounts. You can book without one.",
+                business=business.name,
+            ),
         )
 
 
@@ -77,7 +82,7 @@ def signup():
                 )
                 send_account_mail(
                     account,
-                    f"Confirm your account at {business.name}",
+                    _("Confirm your account at %(business)s", business=business.name),
                     "accounts/email/verify.txt",
                     business=business,
                     url=absolute_url(url_for("client_accounts.verify", token=token)),
@@ -85,7 +90,7 @@ def signup():
             else:
                 send_account_mail(
                     account,
-                    f"Your account at {business.name}",
+                    _("Your account at %(business)s", business=business.name),
                     "accounts/email/already_registered.txt",
                     business=business,
                     login_url=absolute_url(url_for("client_accounts.login")),
@@ -110,12 +115,14 @@ def verify(token: str):
     if account is None or account.business_id != current_business().id:
         abort(
             404,
-            description="This confirmation link is not valid any more. Sign up again to get a new one.",
+            description=_(
+                "This confirmation link is not valid any more. Sign up again to get a new one."
+            ),
         )
     clients.confirm_email(account, now)
     record.used_at = now
     db.commit()
-    flash("Your e-mail address is confirmed. You can sign in now.")
+    flash(_("Your e-mail address is confirmed. You can sign in now."))
     return redirect(url_for("client_accounts.login"))
 
 
@@ -146,7 +153,7 @@ def login():
         if failure.just_locked:
             send_account_mail(
                 failure.account,
-                f"Your account at {business.name} was locked",
+                _("Your account at %(business)s was locked", business=business.name),
                 "accounts/email/locked.txt",
                 business=business,
                 reset_url=absolute_url(url_for("client_accounts.reset_request")),
@@ -157,14 +164,17 @@ def login():
     if account.email_verified_at is None:
         db.commit()
         form.email.errors.append(
-            "Please confirm your e-mail address first: open the link we sent you when you signed up."
+            _(
+                "Please confirm your e-mail address first: "
+                "open the link we sent you when you signed up."
+            )
         )
         return render_template("accounts/client_login.html", business=business, form=form), 422
     sign_in(account)
     service.record_sign_in(db.session, account, now, origin())
     db.commit()
     if account.must_change_password:
-        flash("The business has tightened its password rules: please choose a new password.")
+        flash(_("The business has tightened its password rules: please choose a new password."))
         return redirect(url_for("client_accounts.reset_request"))
     return redirect(url_for("client_accounts.bookings"))
 
@@ -173,7 +183,7 @@ def login():
 def logout():
     sign_out()
     db.commit()
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("booking.list_services"))
 
 
@@ -206,7 +216,7 @@ def cancel_booking(booking_id: int):
         return redirect(url_for("client_accounts.login"))
     booking = clients.booking_of(db.session, account, booking_id)
     if booking is None:
-        abort(404, description="There is no such booking in your account.")
+        abort(404, description=_("There is no such booking in your account."))
     if not EmptyForm().validate_on_submit():
         abort(400)
     now = utcnow()
@@ -222,11 +232,11 @@ def cancel_booking(booking_id: int):
         return _render_bookings(business, account, refused=booking), 409
     except booking_service.AlreadyCancelled:
         db.session.rollback()
-        flash("That booking was already cancelled.")
+        flash(_("That booking was already cancelled."))
         return redirect(url_for("client_accounts.bookings"))
     mailing.send_cancellation(business, booking, absolute_url(url_for("client_accounts.bookings")))
     db.commit()
-    flash("Your booking is cancelled.")
+    flash(_("Your booking is cancelled."))
     return redirect(url_for("client_accounts.bookings"))
 
 
@@ -259,7 +269,10 @@ def reset(token: str):
     if account is None or account.business_id != business.id:
         abort(
             404,
-            description="This link is not valid any more: it was used already or has expired. Ask for a new one.",
+            description=_(
+                "This link is not valid any more: it was used already or has expired. "
+                "Ask for a new one."
+            ),
         )
     form = SetPasswordForm()
     if form.validate_on_submit():
@@ -278,7 +291,7 @@ def reset(token: str):
         else:
             record.used_at = now
             db.commit()
-            flash("Your password is set. Sign in with it now.")
+            flash(_("Your password is set. Sign in with it now."))
             return redirect(url_for("client_accounts.login"))
     status = 422 if request.method == "POST" else 200
     rules = service.password_rules(db.session, business.id).describe()

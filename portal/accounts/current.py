@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, current_app, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from portal.accounts import sessions
@@ -14,10 +15,10 @@ from portal.accounts.totp import SecretBox
 from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.clock import utcnow
-from portal.web.i18n import clear_session_keeping_language
 from portal.extensions import db, login_manager
 from portal.hipaa.service import idle_timeout
 from portal.support.models import SUPPORT_KIND, SupportUser
+from portal.web.i18n import clear_session_keeping_language
 
 ACCOUNT_MODELS = {STAFF_KIND: StaffUser, CLIENT_KIND: ClientAccount, SUPPORT_KIND: SupportUser}
 
@@ -183,7 +184,7 @@ def owner_required(view):
     @staff_required
     def wrapper(*args, **kwargs):
         if not g.staff.is_owner:
-            abort(403, description="Only the business owner can open this page.")
+            abort(403, description=_("Only the business owner can open this page."))
         return view(*args, **kwargs)
 
     return wrapper

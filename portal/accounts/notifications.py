@@ -6,6 +6,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from flask import current_app, render_template, url_for
+from flask_babel import gettext as _
 
 from portal.accounts.tokens import RESET_LIFETIME
 from portal.extensions import db
@@ -31,7 +32,7 @@ def send_reset_link(account, reset_endpoint: str, token: str) -> None:
     """E-mail the single-use link that opens ``reset_endpoint`` with ``token``."""
     send_account_mail(
         account,
-        "Reset your password",
+        _("Reset your password"),
         "accounts/email/reset.txt",
         url=absolute_url(url_for(reset_endpoint, token=token)),
         minutes=int(RESET_LIFETIME.total_seconds() // 60),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from zxcvbn import zxcvbn
 
 from portal.accounts.passwords import normalise
@@ -36,17 +37,49 @@ class PasswordRules:
 
     def describe(self) -> list[str]:
         """The rules in words, for the form that asks for a new password."""
-        rules = [f"at least {self.min_length} characters"]
+        rules = [_("at least %(num)d characters", num=self.min_length)]
         if self.require_upper:
-            rules.append("an uppercase letter")
+            rules.append(_("an uppercase letter"))
         if self.require_digit:
-            rules.append("a digit")
+            rules.append(_("a digit"))
         if self.require_special:
-            rules.append("a special character (not a letter or digit)")
+            rules.append(_("a special character (not a letter or digit)"))
         if self.min_strength:
-            rules.append(f"{STRENGTH_WORDS[self.min_strength]} or better (hard to guess)")
-        rules.append("not containing your e-mail name or the business name")
+            rules.append(_strength_rule(self.min_strength))
+        rules.append(_("not containing your e-mail name or the business name"))
         return rules
+
+
+def _strength_rule(strength: int) -> str:
+    """The strength rule in words ("fair or better (hard to guess)"), one message per score."""
+    return {
+        1: _("weak or better (hard to guess)"),
+        2: _("fair or better (hard to guess)"),
+        3: _("strong or better (hard to guess)"),
+        4: _("very strong or better (hard to guess)"),
+    }.get(strength, f"{STRENGTH_WORDS[strength]} or better (hard to guess)")
+
+
+def _too_weak(score: int) -> str:
+    """Why a password scored ``score`` is refused, one message per score."""
+    return {
+        0: _(
+            "This password is very weak: it would be easy to guess. "
+            "Try a longer phrase of unrelated words."
+        ),
+        1: _(
+            "This password is weak: it would be easy to guess. "
+            "Try a longer phrase of unrelated words."
+        ),
+        2: _(
+            "This password is fair: it would be easy to guess. "
+            "Try a longer phrase of unrelated words."
+        ),
+        3: _(
+            "This password is strong: it would be easy to guess. "
+            "Try a longer phrase of unrelated words."
+        ),
+    }[score]
 
 
 def password_problems(
@@ -56,31 +89,28 @@ def password_problems(
     password = normalise(password)
     problems = []
     if len(password) < rules.min_length:
-        problems.append(f"Use at least {rules.min_length} characters.")
+        problems.append(_("Use at least %(num)d characters.", num=rules.min_length))
     if len(password) > MAX_LENGTH:
-        problems.append(f"Use at most {MAX_LENGTH} characters.")
+        problems.append(_("Use at most %(max)d characters.", max=MAX_LENGTH))
     if rules.require_upper and not any(ch.isupper() for ch in password):
-        problems.append("Include at least one uppercase letter.")
+        problems.append(_("Include at least one uppercase letter."))
     if rules.require_digit and not any(ch.isdigit() for ch in password):
-        problems.append("Include at least one digit.")
+        problems.append(_("Include at least one digit."))
     if rules.require_special and not any(not ch.isalnum() for ch in password):
-        problems.append("Include at least one special character, such as ! or #.")
+        problems.append(_("Include at least one special character, such as ! or #."))
     folded = password.casefold()
     email_name = email.split("@", 1)[0].casefold()
     if len(email_name) >= 3 and email_name in folded:
-        problems.append("Do not use your e-mail name in your password.")
+        problems.append(_("Do not use your e-mail name in your password."))
     business = _compact(business_name.casefold())
     # Very short names ("A&B") would refuse far too many passwords; like the
     # e-mail name, a business name counts from three letters or digits.
     if len(business) >= 3 and business in _compact(folded):
-        problems.append("Do not use the business name in your password.")
+        problems.append(_("Do not use the business name in your password."))
     if rules.min_strength and not problems:
         score = zxcvbn(password[:STRENGTH_SAMPLE], user_inputs=[email, business_name])["score"]
         if score < rules.min_strength:
-            problems.append(
-                f"This password is {STRENGTH_WORDS[score]}: it would be easy to guess. "
-                "Try a longer phrase of unrelated words."
-            )
+            problems.append(_too_weak(score))
     return problems
 
 

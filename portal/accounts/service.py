@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -93,7 +94,7 @@ def create_staff_user(
     """Add a staff user; ``password`` None leaves it unusable until an invitation is accepted."""
     email = normalise_email(email)
     if find_staff(session, email) is not None:
-        raise AccountError(f"{email} already has a staff account.")
+        raise AccountError(_("%(email)s already has a staff account.", email=email))
     if password is not None and check_rules:
         check_new_password(session, business, email, password)
     user = StaffUser(
@@ -277,7 +278,7 @@ def remaining_recovery_codes(session: Session, user: StaffUser) -> int:
 def start_enrolment(session: Session, user: StaffUser, box: totp.SecretBox) -> str:
     """The pending TOTP secret to show; created once and kept until activated."""
     if user.has_2fa:
-        raise AccountError("Two-factor sign-in is already on.")
+        raise AccountError(_("Two-factor sign-in is already on."))
     if user.totp_secret_encrypted is None:
         user.totp_secret_encrypted = box.seal(totp.new_secret())
         session.flush()
@@ -292,8 +293,10 @@ def activate_2fa(
     step = totp.matching_step(secret, code, now, last_step=0)
     if step is None:
         raise AccountError(
-            "That code did not match. Check that your phone's clock is right and type the "
-            "6-digit code your app shows now."
+            _(
+                "That code did not match. Check that your phone's clock is right and type the "
+                "6-digit code your app shows now."
+            )
         )
     user.totp_last_step = step
     user.totp_enabled_at = now
@@ -323,9 +326,9 @@ def reset_2fa(
 ) -> None:
     """An owner turns a staff member's 2FA off (after re-entering their own password)."""
     if not owner.is_owner or owner.business_id != user.business_id:
-        raise AccountError("Only the business owner can reset two-factor sign-in.")
+        raise AccountError(_("Only the business owner can reset two-factor sign-in."))
     if not verify_password(owner.password_hash, owner_password):
-        raise AccountError("Your password was not correct.")
+        raise AccountError(_("Your password was not correct."))
     user.totp_secret_encrypted = None
     user.totp_enabled_at = None
     user.totp_last_step = 0
@@ -377,9 +380,9 @@ def change_password(
     keep_session: str | None,
 ) -> None:
     if not verify_password(account.password_hash, current):
-        raise AccountError("Your current password was not correct.")
+        raise AccountError(_("Your current password was not correct."))
     if verify_password(account.password_hash, new_password):
-        raise PasswordRejected(["Choose a password different from your current one."])
+        raise PasswordRejected([_("Choose a password different from your current one.")])
     set_password(
         session, account, business, new_password, now, origin=origin, keep_session=keep_session
     )
@@ -401,7 +404,7 @@ def request_password_reset(session: Session, account, now: datetime, origin: Ori
 
 def unlock_account(session: Session, owner: StaffUser, account, now: datetime, origin: Origin):
     if not owner.is_owner or owner.business_id != account.business_id:
-        raise AccountError("Only the business owner can unlock accounts.")
+        raise AccountError(_("Only the business owner can unlock accounts."))
     lockout.unlock(account)
     audit.record(
         session,
@@ -421,7 +424,7 @@ def save_security_settings(
 ) -> dict[str, list]:
     """Apply the owner's new settings; audit the changes with old and new values."""
     if not owner.is_owner:
-        raise AccountError("Only the business owner can change security settings.")
+        raise AccountError(_("Only the business owner can change security settings."))
     settings = session.get(SecuritySettings, owner.business_id)
     if settings is None:
         settings = SecuritySettings.defaults(owner.business_id)

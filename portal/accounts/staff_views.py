@@ -12,6 +12,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts import limits, service, tokens
@@ -38,20 +39,29 @@ from portal.accounts.notifications import absolute_url, send_account_mail, send_
 from portal.audit import service as audit
 from portal.businesses.models import Business
 from portal.clock import utcnow
-from portal.web.i18n import clear_session_keeping_language
 from portal.extensions import db, limiter
 from portal.hipaa.notices import notify_sign_in
 from portal.staff.guards import pending_step_redirect
+from portal.web.i18n import clear_session_keeping_language
 from portal.web.safety import safe_next_url
 from portal.web.security import no_referrer
 
 blueprint = Blueprint("staff_auth", __name__, url_prefix="/staff")
 
-SIGN_IN_FAILED = (
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it (pybabel extracts ``N_``)."""
+    return message
+
+
+#: In English here (tests compare them); translated with ``_()`` where they are shown.
+SIGN_IN_FAILED = N_(
     "Sign-in failed: the e-mail address or password is wrong, or the account is locked "
     "after too many attempts. Try again later or reset your password."
 )
-CODE_FAILED = "That code was not accepted. Type the current code from your app, or a recovery code."
+CODE_FAILED = N_(
+    "That code was not accepted. Type the current code from your app, or a recovery code."
+)
 PENDING_LIFETIME_SECONDS = 300
 
 
@@ -86,7 +96,7 @@ def login():
         if failure.just_locked:
             _send_locked_mail(failure.account)
         db.commit()
-        form.password.errors.append(SIGN_IN_FAILED)
+        form.password.errors.append(_(SIGN_IN_FAILED))
         return render_template("accounts/login.html", form=form, failed=True), 422
     next_url = safe_next_url(request.args.get("next"))
     if user.has_2fa:
@@ -107,7 +117,7 @@ def login():
 def two_factor():
     user = _pending_user()
     if user is None:
-        flash("Please sign in again.")
+        flash(_("Please sign in again."))
         return redirect(url_for("staff_auth.login"))
     form = CodeForm()
     if not form.validate_on_submit():
@@ -122,12 +132,12 @@ def two_factor():
             _send_locked_mail(user)
             session.pop("pending_2fa", None)
         db.commit()
-        form.code.errors.append(CODE_FAILED)
+        form.code.errors.append(_(CODE_FAILED))
         return render_template("accounts/two_factor.html", form=form), 422
     if method == "recovery":
         send_account_mail(
             user,
-            "A recovery code was used to sign in",
+            _("A recovery code was used to sign in"),
             "accounts/email/recovery_code_used.txt",
             remaining=service.remaining_recovery_codes(db.session, user),
         )
@@ -158,7 +168,7 @@ def _send_locked_mail(user) -> None:
     business = db.session.get(Business, user.business_id)
     send_account_mail(
         user,
-        f"Your {business.name} account was locked",
+        _("Your %(business)s account was locked", business=business.name),
         "accounts/email/locked.txt",
         business=business,
         reset_url=absolute_url(url_for("staff_auth.reset_request")),
@@ -169,7 +179,7 @@ def _send_locked_mail(user) -> None:
 def logout():
     sign_out()
     db.commit()
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("staff_auth.login"))
 
 
@@ -211,8 +221,10 @@ def _set_password_from_link(token: str, purpose: str, template: str):
     if user is None:
         abort(
             404,
-            description="This link is not valid any more: it was used already or has expired. "
-            "Ask for a new one.",
+            description=_(
+                "This link is not valid any more: it was used already or has expired. "
+                "Ask for a new one."
+            ),
         )
     business = db.session.get(Business, user.business_id)
     rules = service.password_rules(db.session, business.id)
@@ -234,7 +246,7 @@ def _set_password_from_link(token: str, purpose: str, template: str):
             record.used_at = now
             db.commit()
             # A reset never signs anyone in: the password and the second factor still follow.
-            flash("Your password is set. Sign in with it now.")
+            flash(_("Your password is set. Sign in with it now."))
             return redirect(url_for("staff_auth.login"))
     status = 422 if request.method == "POST" else 200
     return render_template(template, form=form, user=user, rules=rules.describe()), status
@@ -264,7 +276,7 @@ def change_password():
             form.current.errors.append(str(error))
         else:
             db.commit()
-            flash("Your password is changed. Your other sessions were signed out.")
+            flash(_("Your password is changed. Your other sessions were signed out."))
             return redirect(url_for("staff.dashboard"))
     status = 422 if request.method == "POST" else 200
     rules = service.password_rules(db.session, business.id).describe()

@@ -13,6 +13,7 @@ import segno
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask_babel import gettext
 
 DIGITS = 6
 INTERVAL = 30
@@ -77,7 +78,9 @@ def provisioning_uri(secret: str, account: str, issuer: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The URI as an inline SVG QR code (no inline styles, so the CSP allows it)."""
-    return segno.make(uri, error="m").svg_inline(scale=5, title="Scan with your authenticator")
+    return segno.make(uri, error="m").svg_inline(
+        scale=5, title=gettext("Scan with your authenticator")
+    )
 
 
 def format_secret(secret: str) -> str:

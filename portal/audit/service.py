@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal.audit import chain
 from portal.audit.models import AuditEvent
+from portal.web.lazy_text import lazy_text as _l
 
 SIGNIN_SUCCESS = "signin.success"
 SIGNIN_FAILURE = "signin.failure"
@@ -92,6 +93,59 @@ KINDS = (
     GIFT_CARD_ISSUED,
     GIFT_CARD_REDEEMED,
 )
+
+#: What the audit page calls each kind. English shows the kind itself (as the CSV
+#: export and the filter in the URL do); other languages translate it.
+KIND_LABELS = {
+    SIGNIN_SUCCESS: _l("signin.success"),
+    SIGNIN_FAILURE: _l("signin.failure"),
+    SIGNOUT: _l("signout"),
+    ACCOUNT_LOCKED: _l("account.locked"),
+    ACCOUNT_UNLOCKED: _l("account.unlocked"),
+    PASSWORD_CHANGED: _l("password.changed"),
+    PASSWORD_RESET_REQUESTED: _l("password.reset_requested"),
+    PASSWORD_RESET: _l("password.reset"),
+    TWO_FACTOR_ENROLLED: _l("2fa.enrolled"),
+    TWO_FACTOR_RESET: _l("2fa.reset"),
+    TWO_FACTOR_FAILURE: _l("2fa.failure"),
+    RECOVERY_CODE_USED: _l("2fa.recovery_code_used"),
+    SETTINGS_CHANGED: _l("settings.changed"),
+    STAFF_INVITED: _l("staff.invited"),
+    STAFF_CREATED: _l("staff.created"),
+    CLIENT_SIGNED_UP: _l("client.signed_up"),
+    BOOKING_CREATED_BY_STAFF: _l("booking.created_by_staff"),
+    BOOKING_CANCELLED_BY_STAFF: _l("booking.cancelled_by_staff"),
+    BOOKING_APPROVED: _l("booking.approved"),
+    BOOKING_DECLINED: _l("booking.declined"),
+    BOOKING_NO_SHOW: _l("booking.no_show"),
+    CLIENT_BLOCKED: _l("client.blocked"),
+    CLIENT_UNBLOCKED: _l("client.unblocked"),
+    CLIENT_VIEWED: _l("client.viewed"),
+    SUPPORT_SIGNED_IN: _l("support.signed_in"),
+    SUPPORT_OPENED: _l("support.opened"),
+    SUPPORT_PAGE_VIEWED: _l("support.page_viewed"),
+    SUPPORT_REFUSED: _l("support.refused"),
+    HIPAA_ENABLED: _l("hipaa.enabled"),
+    HIPAA_DISABLED: _l("hipaa.disabled"),
+    AUDIT_EXPORTED: _l("audit.exported"),
+    AUDIT_PURGED: _l("audit.purged"),
+    DATA_EXPORTED: _l("data.exported"),
+    HISTORY_PURGED: _l("history.purged"),
+    HISTORY_PURGE_DRY_RUN: _l("history.purge_dry_run"),
+    CLIENT_EXPORTED: _l("client.exported"),
+    CLIENT_ERASED: _l("client.erased"),
+    GIFT_CARD_ISSUED: _l("giftcard.issued"),
+    GIFT_CARD_REDEEMED: _l("giftcard.redeemed"),
+}
+
+#: Who acted, when no e-mail address names them.
+ACTOR_KIND_LABELS = {
+    "staff": _l("staff"),
+    "client": _l("client"),
+    "support": _l("support"),
+    "anonymous": _l("anonymous"),
+    "system": _l("system"),
+}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, Response, abort, g, request
+from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required
 from portal.audit import service as audit
@@ -55,18 +56,21 @@ def _date(name: str) -> date | None:
 
 
 def _bad_date(name: str):
-    abort(400, description=f"The {name!r} date is not valid. Use the form YYYY-MM-DD.")
+    abort(
+        400,
+        description=_("The %(name)s date is not valid. Use the form YYYY-MM-DD.", name=repr(name)),
+    )
 
 
 def parse_filter() -> AuditFilter:
     """The filters of the audit page's query string; 400 with a clear message when invalid."""
     kind = request.args.get("kind") or None
     if kind is not None and kind not in audit.KINDS:
-        abort(400, description="Unknown event kind. Choose one from the list.")
+        abort(400, description=_("Unknown event kind. Choose one from the list."))
     user = (request.args.get("user") or "")[:254] or None
     start, end = _date("from"), _date("to")
     if start and end and end < start:
-        abort(400, description="The 'to' date must not be before the 'from' date.")
+        abort(400, description=_("The 'to' date must not be before the 'from' date."))
     return AuditFilter(kind, user, start, end)
 
 

@@ -109,11 +109,12 @@ def _seconds(instant: datetime) -> int:
 class _Schedule:
     """What one availability computation reads from the database, loaded once."""
 
-    providers: list[Provider]
+    provider_ids: list[int]
     window: BookingWindow
     first_day: date
     last_day: date
-    hours: dict[int, list[WorkingHours]]
+    #: (provider id, weekday) -> that weekday's working stretches
+    hours: dict[tuple[int, int], list[tuple[time, time]]]
     days_off: set[tuple[int, date]]
     timelines: dict[int, _BusyTimeline]
 
@@ -139,13 +140,19 @@ def _load_schedule(
     provider_ids = [p.id for p in providers]
     span_start = _local_instant(business, first_day, time.min)
     span_end = _local_instant(business, last_day + timedelta(days=1), time.min)
-    hours: dict[int, list[WorkingHours]] = defaultdict(list)
-    for row in session.scalars(
-        select(WorkingHours)
+    # Plain tuples, not ORM rows: the scan reads them for every day and provider.
+    hours: dict[tuple[int, int], list[tuple[time, time]]] = defaultdict(list)
+    for provider_id, weekday, starts, ends in session.execute(
+        select(
+            WorkingHours.provider_id,
+            WorkingHours.weekday,
+            WorkingHours.starts,
+            WorkingHours.ends,
+        )
         .where(WorkingHours.provider_id.in_(provider_ids))
         .order_by(WorkingHours.starts)
     ):
-        hours[row.provider_id].append(row)
+        hours[(provider_id, weekday)].append((starts, ends))
     days_off = {
         (provider_id, day)
         for provider_id, day in session.execute(
@@ -162,7 +169,7 @@ def _load_schedule(
         else {}
     )
     timelines = {pid: _BusyTimeline(busy.get(pid, [])) for pid in provider_ids}
-    return _Schedule(providers, window, first_day, last_day, hours, days_off, timelines)
+    return _Schedule(provider_ids, window, first_day, last_day, hours, days_off, timelines)
 
 
 def _scan(
@@ -183,22 +190,23 @@ def _scan(
     earliest = _seconds(schedule.window.earliest)
     free: dict[tuple[date, int], list[int]] = defaultdict(list)
     found: set[date] = set()
+    hours = schedule.hours
+    no_hours: list[tuple[time, time]] = []
     day = first_day
     while day <= last_day:
-        for provider in schedule.providers:
-            if (provider.id, day) in schedule.days_off or (first_per_day and day in found):
+        weekday = day.weekday()
+        for provider_id in schedule.provider_ids:
+            if (provider_id, day) in schedule.days_off or (first_per_day and day in found):
                 continue
-            timeline = schedule.timelines[provider.id]
-            for stretch in schedule.hours[provider.id]:
-                if stretch.weekday != day.weekday():
-                    continue
+            timeline = schedule.timelines[provider_id]
+            for starts, ends in hours.get((provider_id, weekday), no_hours):
                 # Step in absolute (UTC) time so a DST change inside the
                 # stretch neither repeats nor skips a slot.
-                start = _seconds(_local_instant(business, day, stretch.starts))
-                close = _seconds(_local_instant(business, day, stretch.ends))
+                start = _seconds(_local_instant(business, day, starts))
+                close = _seconds(_local_instant(business, day, ends))
                 while start + duration <= close:
                     if start >= earliest and not timeline.overlaps(start, start + occupancy):
-                        free[(day, start)].append(provider.id)
+                        free[(day, start)].append(provider_id)
                         found.add(day)
                         if first_per_day:
                             break

@@ -4,38 +4,41 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, StringField, TelField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
+
+from portal.web.lazy_text import lazy_text as _l
 
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()./-]{6,30}$")
 
 
 class BookingDetailsForm(FlaskForm):
     name = StringField(
-        "Your name",
+        _l("Your name"),
         validators=[
-            DataRequired("Please enter your name."),
-            Length(max=200, message="Your name may have at most 200 characters."),
+            DataRequired(_l("Please enter your name.")),
+            Length(max=200, message=_l("Your name may have at most 200 characters.")),
         ],
     )
     email = EmailField(
-        "E-mail",
+        _l("E-mail"),
         validators=[
-            DataRequired("Please enter your e-mail address."),
-            Length(max=254, message="That e-mail address is too long."),
-            Email("Please enter a valid e-mail address, like name@example.com."),
+            DataRequired(_l("Please enter your e-mail address.")),
+            Length(max=254, message=_l("That e-mail address is too long.")),
+            Email(_l("Please enter a valid e-mail address, like name@example.com.")),
         ],
     )
     phone = TelField(
-        "Phone",
-        validators=[DataRequired("Please enter a phone number so we can reach you.")],
+        _l("Phone"),
+        validators=[DataRequired(_l("Please enter a phone number so we can reach you."))],
     )
-    accept_terms = BooleanField("I accept the terms and conditions")
-    accept_policy = BooleanField("I have read and accept the cancellation policy")
+    accept_terms = BooleanField(_l("I accept the terms and conditions"))
+    accept_policy = BooleanField(_l("I have read and accept the cancellation policy"))
     gift_card_code = StringField(
-        "Gift card code (optional)",
-        validators=[Length(max=40, message="A gift card code has at most 32 characters.")],
+        _l("Gift card code (optional)"),
+        validators=[Length(max=40, message=_l("A gift card code has at most 32 characters."))],
     )
 
     def __init__(
@@ -56,20 +59,20 @@ class BookingDetailsForm(FlaskForm):
     def validate_name(self, field) -> None:
         field.data = " ".join(field.data.split())
         if not field.data:
-            raise ValidationError("Please enter your name.")
+            raise ValidationError(_("Please enter your name."))
 
     def validate_phone(self, field) -> None:
         field.data = field.data.strip()
         digits = sum(ch.isdigit() for ch in field.data)
         if not PHONE_PATTERN.match(field.data) or not 6 <= digits <= 15:
             raise ValidationError(
-                "Please enter a phone number of 6 to 15 digits, like +49 30 1234567."
+                _("Please enter a phone number of 6 to 15 digits, like +49 30 1234567.")
             )
 
     def validate_accept_terms(self, field) -> None:
         if self.terms_required and not field.data:
-            raise ValidationError("Please accept the terms and conditions to book.")
+            raise ValidationError(_("Please accept the terms and conditions to book."))
 
     def validate_accept_policy(self, field) -> None:
         if self.policy_required and not field.data:
-            raise ValidationError("Please accept the cancellation policy to book.")
+            raise ValidationError(_("Please accept the cancellation policy to book."))

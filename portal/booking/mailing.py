@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from email.message import EmailMessage
 
 from flask import current_app, url_for
+from flask_babel import force_locale
 
 from portal.booking.models import Booking
 from portal.booking.notifications import (
@@ -28,20 +30,32 @@ def manage_url(token: str, business: Business | None = None) -> str:
     return absolute_url(url_for("booking.manage", token=token, **slug))
 
 
+def _language(business: Business, by_staff: bool) -> AbstractContextManager:
+    """The language an e-mail is written in.
+
+    The client's own (this request's) when the client acted; the business's
+    when staff did, as the staff member's page language says nothing of the client.
+    """
+    return force_locale(business.locale) if by_staff else nullcontext()
+
+
 def send_confirmation(business: Business, booking: Booking, token: str) -> None:
     """Queue the confirmation with the manage link of ``token``."""
     link = manage_url(token, business)
-    _queue(confirmation_email(business, booking, link, current_app.config["MAIL_FROM"]))
+    with _language(business, booking.created_by == "staff"):
+        _queue(confirmation_email(business, booking, link, current_app.config["MAIL_FROM"]))
 
 
 def send_cancellation(business: Business, booking: Booking, link_url: str | None) -> None:
     """Queue the cancellation; ``link_url`` is where the client sees the booking, if known."""
-    _queue(cancellation_email(business, booking, link_url, current_app.config["MAIL_FROM"]))
+    with _language(business, booking.cancelled_by == "staff"):
+        _queue(cancellation_email(business, booking, link_url, current_app.config["MAIL_FROM"]))
 
 
 def send_decision(business: Business, booking: Booking) -> None:
     """Queue the news that staff approved or declined a booking request."""
-    _queue(decision_email(business, booking, current_app.config["MAIL_FROM"]))
+    with _language(business, by_staff=True):
+        _queue(decision_email(business, booking, current_app.config["MAIL_FROM"]))
 
 
 def send_rescheduled(business: Business, booking: Booking, token: str) -> None:

@@ -19,6 +19,7 @@ from portal.catalog.models import Provider, Service
 from portal.clock import utcnow
 from portal.db import Base, UTCDateTime
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
+from portal.web.lazy_text import lazy_text as _l
 
 CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
@@ -27,10 +28,10 @@ DECLINED = "declined"
 #: Statuses that hold a provider's time.
 ACTIVE_STATUSES = (CONFIRMED, PENDING)
 STATUS_LABELS = {
-    CONFIRMED: "Confirmed",
-    PENDING: "Requested, waiting for approval",
-    CANCELLED: "Cancelled",
-    DECLINED: "Declined",
+    CONFIRMED: _l("Confirmed"),
+    PENDING: _l("Requested, waiting for approval"),
+    CANCELLED: _l("Cancelled"),
+    DECLINED: _l("Declined"),
 }
 
 
@@ -103,7 +104,8 @@ class Booking(Base):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
+        """The status in words, in the language of the page."""
+        return str(STATUS_LABELS.get(self.status, self.status))
 
     @property
     def is_cancelled(self) -> bool:

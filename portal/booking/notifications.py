@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
+from babel.dates import format_date
 from flask import render_template
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from icalendar import Calendar, Event
 from sqlalchemy.orm import object_session
 
@@ -33,12 +35,12 @@ def _calendar(
     private = phi_free(business)
     event.add(
         "summary",
-        f"Appointment – {business.name}"
+        _("Appointment – %(business)s", business=business.name)
         if private
         else f"{booking.service.name} – {business.name}",
     )
     if manage_url:
-        event.add("description", f"Manage or cancel: {manage_url}")
+        event.add("description", _("Manage or cancel: %(url)s", url=manage_url))
         event.add("url", manage_url)
     if cancelled:
         event.add("status", "CANCELLED")
@@ -50,6 +52,19 @@ def _calendar(
     event.add("sequence", (booking.decided_at is not None) + cancelled + moves)
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+#: A subject's day: "03 Mar 2026" in English, "3. März 2026" in German.
+SUBJECT_DAY_PATTERNS = {"en": "dd MMM y", "de": "d. MMM y"}
+
+
+def _when(business: Business, booking: Booking) -> str:
+    """A subject's time of the appointment, in the business's timezone and the mail's language."""
+    start = business.local(booking.start_at)
+    locale = get_locale()
+    language = locale.language if locale is not None else "en"
+    pattern = SUBJECT_DAY_PATTERNS.get(language, SUBJECT_DAY_PATTERNS["en"])
+    return f"{format_date(start.date(), pattern, locale=language)} {start:%H:%M}"
 
 
 def _what(business: Business, booking: Booking) -> str:
@@ -79,14 +94,12 @@ def confirmation_email(
     business: Business, booking: Booking, manage_url: str, sender: str
 ) -> EmailMessage:
     """The e-mail a client receives once the booking (or booking request) is committed."""
-    start = business.local(booking.start_at)
-    headline = "Booking requested" if booking.status == PENDING else "Booking confirmed"
-    message = _message(
-        business,
-        booking,
-        sender,
-        f"{headline}: {_what(business, booking)}, {start:%d %b %Y %H:%M}",
-    )
+    what, when = _what(business, booking), _when(business, booking)
+    if booking.status == PENDING:
+        subject = _("Booking requested: %(what)s, %(when)s", what=what, when=when)
+    else:
+        subject = _("Booking confirmed: %(what)s, %(when)s", what=what, when=when)
+    message = _message(business, booking, sender, subject)
     message.set_content(
         _body(
             "booking/email/confirmation.txt",
@@ -109,13 +122,12 @@ def cancellation_email(
     business: Business, booking: Booking, manage_url: str | None, sender: str
 ) -> EmailMessage:
     """The e-mail a client receives once a cancellation (by them or by staff) is committed."""
-    start: datetime = business.local(booking.start_at)
-    message = _message(
-        business,
-        booking,
-        sender,
-        f"Booking cancelled: {_what(business, booking)}, {start:%d %b %Y %H:%M}",
+    subject = _(
+        "Booking cancelled: %(what)s, %(when)s",
+        what=_what(business, booking),
+        when=_when(business, booking),
     )
+    message = _message(business, booking, sender, subject)
     message.set_content(_body("booking/email/cancellation.txt", business=business, booking=booking))
     message.add_attachment(
         _calendar(business, booking, manage_url, cancelled=True),
@@ -129,15 +141,13 @@ def cancellation_email(
 
 def decision_email(business: Business, booking: Booking, sender: str) -> EmailMessage:
     """The e-mail a client receives once staff approved or declined a booking request."""
-    start = business.local(booking.start_at)
     approved = booking.status == CONFIRMED
-    message = _message(
-        business,
-        booking,
-        sender,
-        f"Booking {'confirmed' if approved else 'declined'}: "
-        f"{_what(business, booking)}, {start:%d %b %Y %H:%M}",
-    )
+    what, when = _what(business, booking), _when(business, booking)
+    if approved:
+        subject = _("Booking confirmed: %(what)s, %(when)s", what=what, when=when)
+    else:
+        subject = _("Booking declined: %(what)s, %(when)s", what=what, when=when)
+    message = _message(business, booking, sender, subject)
     message.set_content(
         _body(
             "booking/email/approved.txt" if approved else "booking/email/declined.txt",
@@ -159,13 +169,12 @@ def rescheduled_email(
     business: Business, booking: Booking, manage_url: str, sender: str
 ) -> EmailMessage:
     """The e-mail a client receives once their booking is moved: the new time, an updated .ics."""
-    start = business.local(booking.start_at)
-    message = _message(
-        business,
-        booking,
-        sender,
-        f"Booking moved: {_what(business, booking)}, {start:%d %b %Y %H:%M}",
+    subject = _(
+        "Booking moved: %(what)s, %(when)s",
+        what=_what(business, booking),
+        when=_when(business, booking),
     )
+    message = _message(business, booking, sender, subject)
     message.set_content(
         _body(
             "booking/email/rescheduled.txt",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from flask import abort
+from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
@@ -18,14 +19,23 @@ MAX_ID = 2**31 - 1
 
 def service_or_404(session: Session, business: Business, service_id: int) -> Service:
     if service_id > MAX_ID:
-        abort(404, description="We could not find that service. Please choose one from the list.")
-    service = session.scalars(
-        select(Service).where(
-            Service.id == service_id, Service.business_id == business.id, Service.active
+        abort(
+            404, description=_("We could not find that service. Please choose one from the list.")
         )
-    ).first()
+    # The providers come in the same query: every page of the flow needs them.
+    service = (
+        session.scalars(
+            select(Service)
+            .options(joinedload(Service.providers))
+            .where(Service.id == service_id, Service.business_id == business.id, Service.active)
+        )
+        .unique()
+        .one_or_none()
+    )
     if service is None:
-        abort(404, description="We could not find that service. Please choose one from the list.")
+        abort(
+            404, description=_("We could not find that service. Please choose one from the list.")
+        )
     return service
 
 
@@ -35,11 +45,11 @@ def provider_choice(raw: str | None, providers: list[Provider]) -> tuple[Provide
         return None, ANY_PROVIDER
     # isdigit() alone also accepts characters int() refuses, such as "²".
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
-        abort(400, description="That provider choice is not valid. Please choose again.")
+        abort(400, description=_("That provider choice is not valid. Please choose again."))
     for provider in providers:
         if provider.id == int(raw):
             return provider, raw
-    abort(404, description="That provider does not offer this service. Please choose again.")
+    abort(404, description=_("That provider does not offer this service. Please choose again."))
 
 
 def parse_day(raw: str | None) -> date | None:
@@ -48,18 +58,18 @@ def parse_day(raw: str | None) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        abort(400, description="That date is not valid. Please pick a day from the calendar.")
+        abort(400, description=_("That date is not valid. Please pick a day from the calendar."))
 
 
 def parse_start(raw: str | None) -> datetime:
     """A slot's start, given in the URL as an ISO 8601 instant with an offset."""
     if not raw or len(raw) > 40:
-        abort(400, description="No time was chosen. Please pick a time from the list.")
+        abort(400, description=_("No time was chosen. Please pick a time from the list."))
     try:
         start = datetime.fromisoformat(raw)
     except ValueError:
-        abort(400, description="That time is not valid. Please pick a time from the list.")
+        abort(400, description=_("That time is not valid. Please pick a time from the list."))
     # Years at the very edge overflow when shifted into UTC or the business timezone.
     if start.tzinfo is None or not datetime.min.year < start.year < datetime.max.year:
-        abort(400, description="That time is not valid. Please pick a time from the list.")
+        abort(400, description=_("That time is not valid. Please pick a time from the list."))
     return start.astimezone(UTC)

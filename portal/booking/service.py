@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -48,7 +50,7 @@ class CancellationTooLate(BookingError):
     """The policy's cancellation window has closed."""
 
     def __init__(self, deadline: datetime | None) -> None:
-        super().__init__("The cancellation window has closed.")
+        super().__init__(_("The cancellation window has closed."))
         self.deadline = deadline
 
 
@@ -60,7 +62,7 @@ class RescheduleTooLate(BookingError):
     """The policy's rescheduling window has closed (or the policy allows no moves online)."""
 
     def __init__(self, deadline: datetime | None) -> None:
-        super().__init__("The rescheduling window has closed.")
+        super().__init__(_("The rescheduling window has closed."))
         self.deadline = deadline
 
 
@@ -73,8 +75,11 @@ class ClientBlocked(BookingError):
 
     def __init__(self, business: Business) -> None:
         super().__init__(
-            f"Online booking is not available to you at {business.name}. "
-            f"Please contact {business.name} to book."
+            _(
+                "Online booking is not available to you at %(business)s. "
+                "Please contact %(business)s to book.",
+                business=business.name,
+            )
         )
 
 
@@ -83,15 +88,24 @@ class BookingLimitReached(BookingError):
 
     def __init__(self, business: Business, scope: str, limit: int) -> None:
         if scope == PER_CLIENT:
-            message = (
-                f"You already have {limit} upcoming bookings with {business.name}, the most "
+            message = ngettext(
+                "You already have %(num)d upcoming booking with %(business)s, the most "
+                "that can be booked online at a time. Please cancel it first, or contact "
+                "%(business)s to book more.",
+                "You already have %(num)d upcoming bookings with %(business)s, the most "
                 "that can be booked online at a time. Please cancel one first, or contact "
-                f"{business.name} to book more."
+                "%(business)s to book more.",
+                limit,
+                business=business.name,
             )
         else:
-            message = (
-                f"{limit} upcoming bookings have already been made online from your network, "
-                f"the most {business.name} accepts. Please contact {business.name} to book."
+            message = ngettext(
+                "%(num)d upcoming booking has already been made online from your network, "
+                "the most %(business)s accepts. Please contact %(business)s to book.",
+                "%(num)d upcoming bookings have already been made online from your network, "
+                "the most %(business)s accepts. Please contact %(business)s to book.",
+                limit,
+                business=business.name,
             )
         super().__init__(message)
         self.scope = scope

@@ -12,6 +12,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from portal import features
@@ -35,13 +37,14 @@ from portal.extensions import db, limiter
 from portal.giftcards import service as giftcards
 from portal.policies.service import current_policy, current_terms
 from portal.web.forms import EmptyForm
+from portal.web.lazy_text import lazy_text as _l
 from portal.web.security import no_referrer
 from portal.web.tenancy import bind_business, current_business
 
 blueprint = Blueprint("booking", __name__, url_prefix="/b/<slug>")
 bind_business(blueprint)
 
-INVALID_LINK = (
+INVALID_LINK = _l(
     "This link is not valid or has expired. Links to a booking stop working once the "
     "appointment is over; check the latest e-mail from the business."
 )
@@ -49,6 +52,14 @@ INVALID_LINK = (
 
 def _booking_rate_limit() -> str:
     return current_app.config["BOOKING_RATE_LIMIT"]
+
+
+def _too_far_ahead(business) -> str:
+    return ngettext(
+        "Bookings open %(num)d day ahead. Please pick an earlier day.",
+        "Bookings open %(num)d days ahead. Please pick an earlier day.",
+        business.max_days_ahead,
+    )
 
 
 @blueprint.get("/")
@@ -78,13 +89,11 @@ def choose_slot(service_id: int):
     window = BookingWindow.for_business(business, now)
     day = parse_day(request.args.get("day"))
     if day is not None and day < window.first_day:
-        abort(400, description="That day has passed or is too soon to book. Please pick another.")
-    if day is not None and day > window.last_day:
         abort(
-            400,
-            description=f"Bookings open {business.max_days_ahead} days ahead. "
-            "Please pick an earlier day.",
+            400, description=_("That day has passed or is too soon to book. Please pick another.")
         )
+    if day is not None and day > window.last_day:
+        abort(400, description=_too_far_ahead(business))
     chosen = [provider] if provider else providers
     free_days, day, slots = calendar(db.session, business, service, chosen, now, day)
     return render_template(
@@ -162,7 +171,7 @@ def confirm(service_id: int):
         db.session.rollback()
         return _slot_taken_page(business, service, provider_value, start)
     except booking_service.SlotUnavailable:
-        abort(400, description="That time cannot be booked. Please pick a time from the list.")
+        abort(400, description=_("That time cannot be booked. Please pick a time from the list."))
     except booking_service.ClientBlocked as refusal:
         db.session.rollback()
         return _refusal(refusal, 403)
@@ -189,7 +198,7 @@ def _refusal(refusal: booking_service.BookingError, status: int):
         "errors/error.html",
         business=current_business(),
         status=status,
-        title="Booking not possible online",
+        title=_("Booking not possible online"),
         message=str(refusal),
     )
     return current_app.response_class(body, status=status)
@@ -205,7 +214,7 @@ def _ensure_slot_free(business, service, provider, providers, start, now) -> Non
     offered = slots_on(db.session, business, service, chosen, day, now, include_bookings=False)
     if any(slot.start == start for slot in offered):
         abort(_slot_taken_page(business, service, request.args.get("provider", "any"), start))
-    abort(400, description="That time cannot be booked. Please pick a time from the list.")
+    abort(400, description=_("That time cannot be booked. Please pick a time from the list."))
 
 
 def _slot_taken_page(business, service, provider_value, start):
@@ -257,7 +266,7 @@ def cancel(token: str):
     return redirect(url_for("booking.manage", token=token), code=303)
 
 
-SAME_TIME = "Your booking is already at that time. Please pick another time from the list."
+SAME_TIME = _l("Your booking is already at that time. Please pick another time from the list.")
 
 
 @blueprint.get("/manage/<token>/reschedule")
@@ -322,7 +331,7 @@ def move_booking(token: str):
     except booking_service.SameTime:
         abort(400, description=SAME_TIME)
     except booking_service.SlotUnavailable:
-        abort(400, description="That time cannot be booked. Please pick a time from the list.")
+        abort(400, description=_("That time cannot be booked. Please pick a time from the list."))
     mailing.send_rescheduled(business, booking, token)
     db.commit()
     flash("rescheduled")
@@ -339,13 +348,11 @@ def _managed_booking(business, token: str, now):
 def _day_in_window(business, window: BookingWindow, raw: str | None):
     day = parse_day(raw)
     if day is not None and day < window.first_day:
-        abort(400, description="That day has passed or is too soon to book. Please pick another.")
-    if day is not None and day > window.last_day:
         abort(
-            400,
-            description=f"Bookings open {business.max_days_ahead} days ahead. "
-            "Please pick an earlier day.",
+            400, description=_("That day has passed or is too soon to book. Please pick another.")
         )
+    if day is not None and day > window.last_day:
+        abort(400, description=_too_far_ahead(business))
     return day
 
 
@@ -398,7 +405,7 @@ def _ensure_new_time_free(business, booking, token, chosen, provider_value, star
     )
     if any(slot.start == start for slot in offered):
         abort(_reschedule_taken_page(business, booking, token, provider_value, start))
-    abort(400, description="That time cannot be booked. Please pick a time from the list.")
+    abort(400, description=_("That time cannot be booked. Please pick a time from the list."))
 
 
 def _reschedule_taken_page(business, booking, token, provider_value, start):

@@ -13,6 +13,8 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import available_timezones
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
@@ -21,8 +23,20 @@ from portal.audit.service import Origin
 from portal.booking.models import ACTIVE_STATUSES, Booking
 from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
+from portal.web.formatting import short_date
+from portal.web.lazy_text import lazy_text as _l
 
+#: Weekday keys (form field names, audit log); WEEKDAY_NAMES are what people read.
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAY_NAMES = (
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)
 LOCALES = {"en": "English", "de": "Deutsch"}
 #: Stretches of work a provider may have on one weekday.
 MAX_STRETCHES = 2
@@ -63,15 +77,22 @@ class Limit:
         if not isinstance(value, int) or not self.low <= value <= self.high:
             raise CatalogError(self.message, field)
         if value % self.step:
-            raise CatalogError(f"Use a multiple of {self.step} minutes.", field)
+            raise CatalogError(_("Use a multiple of %(step)d minutes.", step=self.step), field)
         return value
 
 
-MIN_NOTICE = Limit(0, 43200, "The minimum notice must be between 0 and 43200 minutes (30 days).")
-MAX_DAYS_AHEAD = Limit(1, 730, "Bookings may open between 1 and 730 days ahead.")
-SLOT_STEP = Limit(5, 240, "The slot step must be between 5 and 240 minutes.", step=5)
-DURATION = Limit(5, 720, "The duration must be between 5 and 720 minutes.")
-BUFFER = Limit(0, 240, "The buffer must be between 0 and 240 minutes.")
+MIN_NOTICE = Limit(
+    0, 43200, _l("The minimum notice must be between 0 and 43200 minutes (30 days).")
+)
+MAX_DAYS_AHEAD = Limit(1, 730, _l("Bookings may open between 1 and 730 days ahead."))
+SLOT_STEP = Limit(5, 240, _l("The slot step must be between 5 and 240 minutes."), step=5)
+DURATION = Limit(5, 720, _l("The duration must be between 5 and 720 minutes."))
+BUFFER = Limit(0, 240, _l("The buffer must be between 0 and 240 minutes."))
+#: Said when an id in a checklist is not one of the business's rows.
+CHOOSE_FROM_LIST = {
+    "providers": _l("Choose providers from the list."),
+    "services": _l("Choose services from the list."),
+}
 
 
 @dataclass(frozen=True)
@@ -104,7 +125,8 @@ def timezone_names() -> frozenset[str]:
 def check_timezone(name: str) -> str:
     if name not in timezone_names():
         raise CatalogError(
-            f"Unknown timezone {name!r}; use an IANA name like Europe/Berlin.", "timezone"
+            _("Unknown timezone %(name)s; use an IANA name like Europe/Berlin.", name=repr(name)),
+            "timezone",
         )
     return name
 
@@ -115,11 +137,11 @@ def update_business(
     """Change the business's name, timezone, locale and booking window; audit each change."""
     values = dict(values)
     if "name" in values:
-        values["name"] = _required_name(values["name"], "The business needs a name.")
+        values["name"] = _required_name(values["name"], _("The business needs a name."))
     if "timezone" in values:
         check_timezone(values["timezone"])
     if "locale" in values and values["locale"] not in LOCALES:
-        raise CatalogError("Choose English or Deutsch.", "locale")
+        raise CatalogError(_("Choose English or Deutsch."), "locale")
     for field, limit in (
         ("min_notice_minutes", MIN_NOTICE),
         ("max_days_ahead", MAX_DAYS_AHEAD),
@@ -199,8 +221,13 @@ def delete_service(session: Session, business: Business, service: Service, actor
     upcoming = upcoming_bookings(session, Booking.service_id == service.id, actor.now)
     if upcoming:
         raise InUse(
-            f"{_bookings_use(upcoming)} this service; cancel or move them first. "
-            "Nothing was changed."
+            ngettext(
+                "%(num)d upcoming booking uses this service; cancel or move them first. "
+                "Nothing was changed.",
+                "%(num)d upcoming bookings use this service; cancel or move them first. "
+                "Nothing was changed.",
+                upcoming,
+            )
         )
     return _archive_or_delete(session, service, Booking.service_id == service.id, actor, "services")
 
@@ -221,12 +248,12 @@ def _checked_service_values(
 ) -> dict:
     values = {field: values[field] for field in SERVICE_FIELDS if field in values}
     if "name" in values or service is None:
-        values["name"] = _required_name(values.get("name", ""), "The service needs a name.")
+        values["name"] = _required_name(values.get("name", ""), _("The service needs a name."))
         _check_unique_service_name(session, business, values["name"], service)
     if service is None or "description" in values:
         values["description"] = (values.get("description") or "").strip()
         if len(values["description"]) > 2000:
-            raise CatalogError("Keep the description under 2000 characters.", "description")
+            raise CatalogError(_("Keep the description under 2000 characters."), "description")
     if service is None or "duration_minutes" in values:
         DURATION.check(values.get("duration_minutes"), "duration_minutes")
     if service is None or "buffer_minutes" in values:
@@ -235,7 +262,7 @@ def _checked_service_values(
     if service is None or "price_cents" in values:
         price = values.setdefault("price_cents", 0)
         if not isinstance(price, int) or not 0 <= price <= MAX_PRICE_CENTS:
-            raise CatalogError("The price must be between 0.00 and 1000000.00.", "price_cents")
+            raise CatalogError(_("The price must be between 0.00 and 1000000.00."), "price_cents")
     return values
 
 
@@ -251,7 +278,8 @@ def _check_unique_service_name(
         query = query.where(Service.id != service.id)
     if session.scalar(query) is not None:
         raise CatalogError(
-            f"There is already a service called {name!r}; choose another name.", "name"
+            _("There is already a service called %(name)s; choose another name.", name=repr(name)),
+            "name",
         )
 
 
@@ -262,7 +290,7 @@ def create_provider(
     session: Session, business: Business, name: str, actor: Actor, service_ids: list[int] = ()
 ) -> Provider:
     """Add a provider performing the chosen services; weekly hours are set separately."""
-    name = _required_name(name, "The provider needs a name.")
+    name = _required_name(name, _("The provider needs a name."))
     provider = Provider(business_id=business.id, name=name, active=True)
     provider.services = _business_rows(session, business, Service, service_ids, "services")
     session.add(provider)
@@ -282,7 +310,7 @@ def update_provider(
 ) -> dict[str, list]:
     """Rename a provider and change the services they perform."""
     _ensure_owned(business, provider)
-    name = _required_name(name, "The provider needs a name.")
+    name = _required_name(name, _("The provider needs a name."))
     changes = audit.apply_changes(provider, {"name": name}, ("name",))
     if service_ids is not None:
         chosen = _business_rows(session, business, Service, service_ids, "services")
@@ -303,8 +331,13 @@ def delete_provider(session: Session, business: Business, provider: Provider, ac
     upcoming = upcoming_bookings(session, Booking.provider_id == provider.id, actor.now)
     if upcoming:
         raise InUse(
-            f"{_bookings_use(upcoming, 'are with', 'is with')} this provider; "
-            "cancel or move them first. Nothing was changed."
+            ngettext(
+                "%(num)d upcoming booking is with this provider; cancel or move them first. "
+                "Nothing was changed.",
+                "%(num)d upcoming bookings are with this provider; cancel or move them first. "
+                "Nothing was changed.",
+                upcoming,
+            )
         )
     return _archive_or_delete(
         session, provider, Booking.provider_id == provider.id, actor, "providers"
@@ -325,18 +358,25 @@ def restore_provider(
 
 def check_day(stretches: list[tuple[time, time]], weekday: int = 0) -> list[tuple[time, time]]:
     """The stretches of one weekday, in order; refused if one is empty or two overlap."""
+    day = WEEKDAY_NAMES[weekday]
     if len(stretches) > MAX_STRETCHES:
-        raise CatalogError(f"{WEEKDAYS[weekday]}: at most {MAX_STRETCHES} stretches a day.")
+        raise CatalogError(
+            _("%(day)s: at most %(num)d stretches a day.", day=day, num=MAX_STRETCHES)
+        )
     ordered = sorted(stretches)
     for starts, ends in ordered:
         if not starts < ends:
             raise CatalogError(
-                f"{WEEKDAYS[weekday]}: the start ({starts:%H:%M}) must be before "
-                f"the end ({ends:%H:%M})."
+                _(
+                    "%(day)s: the start (%(start)s) must be before the end (%(end)s).",
+                    day=day,
+                    start=f"{starts:%H:%M}",
+                    end=f"{ends:%H:%M}",
+                )
             )
-    for (_, first_ends), (second_starts, _) in zip(ordered, ordered[1:], strict=False):
+    for (__, first_ends), (second_starts, __) in zip(ordered, ordered[1:], strict=False):
         if second_starts < first_ends:
-            raise CatalogError(f"{WEEKDAYS[weekday]}: the two stretches overlap.")
+            raise CatalogError(_("%(day)s: the two stretches overlap.", day=day))
     return ordered
 
 
@@ -350,7 +390,7 @@ def set_weekly_hours(
     """Replace the provider's weekly hours (weekday 0 = Monday -> stretches of work)."""
     _ensure_owned(business, provider)
     if set(hours) - set(range(7)):
-        raise CatalogError("Weekdays are numbered 0 (Monday) to 6 (Sunday).")
+        raise CatalogError(_("Weekdays are numbered 0 (Monday) to 6 (Sunday)."))
     wanted = {weekday: check_day(hours.get(weekday, []), weekday) for weekday in range(7)}
     current: dict[int, list[tuple[time, time]]] = {weekday: [] for weekday in range(7)}
     for row in provider.working_hours:
@@ -387,12 +427,14 @@ def add_day_off(
     _ensure_owned(business, provider)
     today = business.local(actor.now).date()
     if day < today:
-        raise CatalogError("That day has passed; choose today or a later day.", "day")
+        raise CatalogError(_("That day has passed; choose today or a later day."), "day")
     if any(existing.day == day for existing in provider.days_off):
-        raise CatalogError(f"{provider.name} already has {day:%d %B %Y} off.", "day")
+        raise CatalogError(
+            _("%(name)s already has %(day)s off.", name=provider.name, day=short_date(day)), "day"
+        )
     note = (note or "").strip()
     if len(note) > 200:
-        raise CatalogError("Keep the note under 200 characters.", "note")
+        raise CatalogError(_("Keep the note under 200 characters."), "note")
     day_off = DayOff(day=day, note=note)
     provider.days_off.append(day_off)
     _record(
@@ -413,7 +455,7 @@ def remove_day_off(
     """Take a day off back: the provider works their usual hours that day."""
     _ensure_owned(business, provider)
     if day_off.provider_id != provider.id:
-        raise CatalogError("That day off belongs to someone else.")
+        raise CatalogError(_("That day off belongs to someone else."))
     _record(
         session,
         actor,
@@ -487,7 +529,7 @@ def _record(
 
 def _ensure_owned(business: Business, row) -> None:
     if row.business_id != business.id:
-        raise CatalogError("That belongs to another business.")
+        raise CatalogError(_("That belongs to another business."))
 
 
 def _business_rows(session: Session, business: Business, model, ids, field: str) -> list:
@@ -503,7 +545,7 @@ def _business_rows(session: Session, business: Business, model, ids, field: str)
         )
     )
     if len(rows) != len(ids):
-        raise CatalogError(f"Choose {field} from the list.", field)
+        raise CatalogError(str(CHOOSE_FROM_LIST[field]), field)
     return rows
 
 
@@ -512,7 +554,7 @@ def _required_name(name: str | None, message: str) -> str:
     if not name:
         raise CatalogError(message, "name")
     if len(name) > 200:
-        raise CatalogError("Keep the name under 200 characters.", "name")
+        raise CatalogError(_("Keep the name under 200 characters."), "name")
     return name
 
 
@@ -535,9 +577,3 @@ def _stretches_text(stretches: list[tuple[time, time]]) -> str:
 
 def _day_off_text(day_off: DayOff) -> str:
     return f"{day_off.day.isoformat()} {day_off.note}".strip()
-
-
-def _bookings_use(count: int, plural: str = "use", singular: str = "uses") -> str:
-    if count == 1:
-        return f"1 upcoming booking {singular}"
-    return f"{count} upcoming bookings {plural}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, time
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import (
     Form,
@@ -19,6 +20,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput, TimeInput
 
 from portal.catalog import admin
+from portal.web.lazy_text import lazy_text as _l
 
 PRICE_PATTERN = re.compile(r"(\d{1,7})(?:[.,](\d{1,2}))?\Z")
 TIME_PATTERN = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)\Z")
@@ -64,11 +66,11 @@ class WholeNumberField(ParsedField):
 
     def parse(self, text: str) -> int:
         if text.startswith("-") and WHOLE_NUMBER_PATTERN.match(text[1:]):
-            raise ValueError("Enter zero or more, not a negative number.")
+            raise ValueError(_("Enter zero or more, not a negative number."))
         if not WHOLE_NUMBER_PATTERN.match(text):
-            raise ValueError("Enter a whole number, like 30.")
+            raise ValueError(_("Enter a whole number, like 30."))
         if len(text) > 12:
-            raise ValueError("That number is far too large.")
+            raise ValueError(_("That number is far too large."))
         return int(text)
 
 
@@ -77,12 +79,12 @@ class PriceField(ParsedField):
 
     def parse(self, text: str) -> int:
         if text.startswith("-"):
-            raise ValueError("The price cannot be negative.")
+            raise ValueError(_("The price cannot be negative."))
         match = PRICE_PATTERN.match(text)
         if match is None:
             if re.fullmatch(r"\d+[.,]\d{3,}", text):
-                raise ValueError("Use at most two decimals, like 35.50.")
-            raise ValueError("Enter a price like 35.00.")
+                raise ValueError(_("Use at most two decimals, like 35.50."))
+            raise ValueError(_("Enter a price like 35.00."))
         whole, fraction = match.group(1), (match.group(2) or "").ljust(2, "0")
         return int(whole) * 100 + int(fraction)
 
@@ -98,7 +100,7 @@ class ClockTimeField(ParsedField):
     def parse(self, text: str) -> time:
         match = TIME_PATTERN.match(text)
         if match is None:
-            raise ValueError("Use HH:MM between 00:00 and 23:59, like 09:30.")
+            raise ValueError(_("Use HH:MM between 00:00 and 23:59, like 09:30."))
         return time(int(match.group(1)), int(match.group(2)))
 
     def show(self, value: time) -> str:
@@ -114,7 +116,7 @@ class DayField(ParsedField):
                 raise ValueError(text)
             return date.fromisoformat(text)
         except ValueError:
-            raise ValueError("Enter a date like 2026-03-14.") from None
+            raise ValueError(_("Enter a date like 2026-03-14.")) from None
 
     def show(self, value: date) -> str:
         return value.isoformat()
@@ -126,13 +128,13 @@ class ChecklistField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
-    def __init__(self, label=None, validators=None, noun="items", **kwargs):
+    def __init__(self, label=None, validators=None, noun="services", **kwargs):
         super().__init__(
             label,
             validators,
             coerce=int,
-            invalid_value_message=f"Choose {noun} from the list.",
-            invalid_choice_message=f"Choose {noun} from the list.",
+            invalid_value_message=admin.CHOOSE_FROM_LIST[noun],
+            invalid_choice_message=admin.CHOOSE_FROM_LIST[noun],
             **kwargs,
         )
 
@@ -147,40 +149,40 @@ def _in(limit: admin.Limit) -> NumberRange:
 
 class BusinessForm(FlaskForm):
     name = StringField(
-        "Business name",
+        _l("Business name"),
         filters=[_strip],
         validators=[
-            DataRequired("Please enter the business name."),
-            Length(max=200, message="Keep the name under 200 characters."),
+            DataRequired(_l("Please enter the business name.")),
+            Length(max=200, message=_l("Keep the name under 200 characters.")),
         ],
     )
     timezone = StringField(
-        "Timezone",
+        _l("Timezone"),
         filters=[_strip],
         validators=[
-            DataRequired("Please enter a timezone, like Europe/Berlin."),
-            Length(max=64, message="Use an IANA name like Europe/Berlin."),
+            DataRequired(_l("Please enter a timezone, like Europe/Berlin.")),
+            Length(max=64, message=_l("Use an IANA name like Europe/Berlin.")),
         ],
     )
     locale = SelectField(
-        "Language of the booking pages",
+        _l("Language of the booking pages"),
         choices=[SelectChoice(code, name) for code, name in admin.LOCALES.items()],
-        invalid_choice_message="Choose English or Deutsch.",
+        invalid_choice_message=_l("Choose English or Deutsch."),
     )
     min_notice_minutes = WholeNumberField(
-        "Minimum notice (minutes)",
+        _l("Minimum notice (minutes)"),
         validators=[_in(admin.MIN_NOTICE)],
-        required_message="Please enter the minimum notice in minutes (0 for none).",
+        required_message=_l("Please enter the minimum notice in minutes (0 for none)."),
     )
     max_days_ahead = WholeNumberField(
-        "Bookings open this many days ahead",
+        _l("Bookings open this many days ahead"),
         validators=[_in(admin.MAX_DAYS_AHEAD)],
-        required_message="Please enter how many days ahead clients may book.",
+        required_message=_l("Please enter how many days ahead clients may book."),
     )
     slot_step_minutes = WholeNumberField(
-        "Slot step (minutes)",
+        _l("Slot step (minutes)"),
         validators=[_in(admin.SLOT_STEP)],
-        required_message="Please enter the slot step in minutes.",
+        required_message=_l("Please enter the slot step in minutes."),
     )
 
     def validate_timezone(self, field):
@@ -192,61 +194,61 @@ class BusinessForm(FlaskForm):
     def validate_slot_step_minutes(self, field):
         limit = admin.SLOT_STEP
         if limit.low <= field.data <= limit.high and field.data % limit.step:
-            raise ValidationError("The slot step must be a multiple of 5 minutes.")
+            raise ValidationError(_("The slot step must be a multiple of 5 minutes."))
 
 
 class ServiceForm(FlaskForm):
     name = StringField(
-        "Name",
+        _l("Name"),
         filters=[_strip],
         validators=[
-            DataRequired("Please enter the service's name."),
-            Length(max=200, message="Keep the name under 200 characters."),
+            DataRequired(_l("Please enter the service's name.")),
+            Length(max=200, message=_l("Keep the name under 200 characters.")),
         ],
     )
     description = TextAreaField(
-        "Description (optional)",
-        validators=[Length(max=2000, message="Keep the description under 2000 characters.")],
+        _l("Description (optional)"),
+        validators=[Length(max=2000, message=_l("Keep the description under 2000 characters."))],
     )
     duration_minutes = WholeNumberField(
-        "Duration (minutes)",
+        _l("Duration (minutes)"),
         validators=[_in(admin.DURATION)],
-        required_message="Please enter the duration in minutes.",
+        required_message=_l("Please enter the duration in minutes."),
     )
     price_cents = PriceField(
-        "Price", required_message="Please enter a price, like 35.00 (0 if it is free)."
+        _l("Price"), required_message=_l("Please enter a price, like 35.00 (0 if it is free).")
     )
     buffer_minutes = WholeNumberField(
-        "Buffer after each appointment (minutes)",
+        _l("Buffer after each appointment (minutes)"),
         validators=[_in(admin.BUFFER)],
-        required_message="Please enter the buffer in minutes (0 for none).",
+        required_message=_l("Please enter the buffer in minutes (0 for none)."),
     )
-    providers = ChecklistField("Performed by", noun="providers")
+    providers = ChecklistField(_l("Performed by"), noun="providers")
 
     def validate_price_cents(self, field):
         if field.data > admin.MAX_PRICE_CENTS:
-            raise ValidationError("The price must be at most 1000000.00.")
+            raise ValidationError(_("The price must be at most 1000000.00."))
 
 
 class ProviderForm(FlaskForm):
     name = StringField(
-        "Name",
+        _l("Name"),
         filters=[_strip],
         validators=[
-            DataRequired("Please enter the provider's name."),
-            Length(max=200, message="Keep the name under 200 characters."),
+            DataRequired(_l("Please enter the provider's name.")),
+            Length(max=200, message=_l("Keep the name under 200 characters.")),
         ],
     )
-    services = ChecklistField("Services they perform", noun="services")
+    services = ChecklistField(_l("Services they perform"), noun="services")
 
 
 class DayHoursForm(Form):
     """Up to two stretches of work on one weekday; blank means not working."""
 
-    start_1 = ClockTimeField("From")
-    end_1 = ClockTimeField("Until")
-    start_2 = ClockTimeField("From")
-    end_2 = ClockTimeField("Until")
+    start_1 = ClockTimeField(_l("From"))
+    end_1 = ClockTimeField(_l("Until"))
+    start_2 = ClockTimeField(_l("From"))
+    end_2 = ClockTimeField(_l("Until"))
 
     def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):
@@ -254,15 +256,15 @@ class DayHoursForm(Form):
         for starts, ends in ((self.start_1, self.end_1), (self.start_2, self.end_2)):
             if (starts.data is None) != (ends.data is None):
                 missing = ends if ends.data is None else starts
-                missing.errors.append("Enter both a start and an end, or leave both empty.")
+                missing.errors.append(_("Enter both a start and an end, or leave both empty."))
                 return False
             if starts.data is not None and not starts.data < ends.data:
-                ends.errors.append("The end must be after the start.")
+                ends.errors.append(_("The end must be after the start."))
                 return False
         try:
             admin.check_day(self.stretches)
         except admin.CatalogError:
-            self.start_2.errors.append("The two stretches overlap.")
+            self.start_2.errors.append(_("The two stretches overlap."))
             return False
         return True
 
@@ -273,13 +275,13 @@ class DayHoursForm(Form):
 
 
 class WeeklyHoursForm(FlaskForm):
-    monday = FormField(DayHoursForm, "Monday")
-    tuesday = FormField(DayHoursForm, "Tuesday")
-    wednesday = FormField(DayHoursForm, "Wednesday")
-    thursday = FormField(DayHoursForm, "Thursday")
-    friday = FormField(DayHoursForm, "Friday")
-    saturday = FormField(DayHoursForm, "Saturday")
-    sunday = FormField(DayHoursForm, "Sunday")
+    monday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[0])
+    tuesday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[1])
+    wednesday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[2])
+    thursday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[3])
+    friday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[4])
+    saturday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[5])
+    sunday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[6])
 
     @property
     def days(self) -> list[FormField]:
@@ -304,9 +306,9 @@ class WeeklyHoursForm(FlaskForm):
 
 
 class DayOffForm(FlaskForm):
-    day = DayField("Day", required_message="Please enter the day, like 2026-03-14.")
+    day = DayField(_l("Day"), required_message=_l("Please enter the day, like 2026-03-14."))
     note = StringField(
-        "Note (optional)",
+        _l("Note (optional)"),
         filters=[_strip],
-        validators=[Length(max=200, message="Keep the note under 200 characters.")],
+        validators=[Length(max=200, message=_l("Keep the note under 200 characters."))],
     )

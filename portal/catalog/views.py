@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms import SelectChoice
 
@@ -21,12 +22,14 @@ from portal.catalog.models import DayOff, Provider, Service
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.staff.guards import pending_step_redirect
+from portal.web.formatting import long_date
 from portal.web.forms import EmptyForm
+from portal.web.lazy_text import lazy_text as _l
 
 blueprint = Blueprint("catalog", __name__, url_prefix="/staff")
 
-NO_SERVICE = "There is no such service at this business."
-NO_PROVIDER = "There is no such provider at this business."
+NO_SERVICE = _l("There is no such service at this business.")
+NO_PROVIDER = _l("There is no such provider at this business.")
 
 
 @blueprint.before_request
@@ -50,7 +53,11 @@ def business_settings():
             _refuse(form, error)
         else:
             db.commit()
-            flash(f"Saved {len(changes)} change(s)." if changes else "Nothing changed.")
+            flash(
+                _("Saved %(num)d change(s).", num=len(changes))
+                if changes
+                else _("Nothing changed.")
+            )
             return redirect(url_for("catalog.business_settings"), 303)
     return _page("catalog/business.html", business=business, form=form, timezones=_timezones())
 
@@ -83,7 +90,7 @@ def add_service():
             _refuse(form, error)
         else:
             db.commit()
-            flash(f"{service.name} is open for booking.")
+            flash(_("%(name)s is open for booking.", name=service.name))
             return redirect(url_for("catalog.list_services"), 303)
     return _page("catalog/service.html", business=business, form=form, service=None)
 
@@ -103,7 +110,7 @@ def edit_service(service_id: int):
             _refuse(form, error)
         else:
             db.commit()
-            flash(f"Saved {service.name}." if changes else "Nothing changed.")
+            flash(_("Saved %(name)s.", name=service.name) if changes else _("Nothing changed."))
             return redirect(url_for("catalog.list_services"), 303)
     return _page("catalog/service.html", business=business, form=form, service=service)
 
@@ -127,11 +134,14 @@ def delete_service(service_id: int):
     db.commit()
     if outcome == admin.ARCHIVED:
         flash(
-            f"{name} has past bookings, so it is archived: hidden from clients "
-            "and kept for their history."
+            _(
+                "%(name)s has past bookings, so it is archived: hidden from clients "
+                "and kept for their history.",
+                name=name,
+            )
         )
     else:
-        flash(f"{name} is deleted.")
+        flash(_("%(name)s is deleted.", name=name))
     return redirect(url_for("catalog.list_services"), 303)
 
 
@@ -148,7 +158,7 @@ def restore_service(service_id: int):
         flash(str(error), "error")
         return redirect(url_for("catalog.list_services"), 303)
     db.commit()
-    flash(f"{service.name} is open for booking again.")
+    flash(_("%(name)s is open for booking again.", name=service.name))
     return redirect(url_for("catalog.list_services"), 303)
 
 
@@ -180,7 +190,7 @@ def add_provider():
             _refuse(form, error)
         else:
             db.commit()
-            flash(f"{provider.name} is added. Now set their weekly hours.")
+            flash(_("%(name)s is added. Now set their weekly hours.", name=provider.name))
             return redirect(url_for("catalog.edit_hours", provider_id=provider.id), 303)
     return _page("catalog/provider.html", business=business, form=form, provider=None)
 
@@ -200,7 +210,7 @@ def edit_provider(provider_id: int):
             _refuse(form, error)
         else:
             db.commit()
-            flash(f"Saved {provider.name}." if changes else "Nothing changed.")
+            flash(_("Saved %(name)s.", name=provider.name) if changes else _("Nothing changed."))
             return redirect(url_for("catalog.list_providers"), 303)
     return _page("catalog/provider.html", business=business, form=form, provider=provider)
 
@@ -224,11 +234,14 @@ def delete_provider(provider_id: int):
     db.commit()
     if outcome == admin.ARCHIVED:
         flash(
-            f"{name} has past bookings, so they are archived: clients can no longer "
-            "book them, and their bookings stay in the history."
+            _(
+                "%(name)s has past bookings, so they are archived: clients can no longer "
+                "book them, and their bookings stay in the history.",
+                name=name,
+            )
         )
     else:
-        flash(f"{name} is deleted.")
+        flash(_("%(name)s is deleted.", name=name))
     return redirect(url_for("catalog.list_providers"), 303)
 
 
@@ -240,7 +253,7 @@ def restore_provider(provider_id: int):
     _check_button()
     admin.restore_provider(db.session, business, provider, _actor())
     db.commit()
-    flash(f"Clients can book {provider.name} again.")
+    flash(_("Clients can book %(name)s again.", name=provider.name))
     return redirect(url_for("catalog.list_providers"), 303)
 
 
@@ -257,7 +270,11 @@ def edit_hours(provider_id: int):
             _refuse(form, error)
         else:
             db.commit()
-            flash(f"Saved the weekly hours of {provider.name}." if changes else "Nothing changed.")
+            flash(
+                _("Saved the weekly hours of %(name)s.", name=provider.name)
+                if changes
+                else _("Nothing changed.")
+            )
             return redirect(url_for("catalog.edit_hours", provider_id=provider.id), 303)
     return _page("catalog/hours.html", business=business, form=form, provider=provider)
 
@@ -277,7 +294,7 @@ def days_off(provider_id: int):
             _refuse(form, error)
         else:
             db.commit()
-            flash(f"{provider.name} is off on {day_off.day:%A, %d %B %Y}.")
+            flash(_("%(name)s is off on %(day)s.", name=provider.name, day=long_date(day_off.day)))
             return redirect(url_for("catalog.days_off", provider_id=provider.id), 303)
     today = business.local(utcnow()).date()
     upcoming = [day_off for day_off in provider.days_off if day_off.day >= today]
@@ -298,12 +315,12 @@ def remove_day_off(provider_id: int, day_off_id: int):
     provider = _owned(Provider, provider_id, NO_PROVIDER)
     day_off = db.session.get(DayOff, day_off_id) if day_off_id <= MAX_ID else None
     if day_off is None or day_off.provider_id != provider.id:
-        abort(404, description="There is no such day off for this provider.")
+        abort(404, description=_("There is no such day off for this provider."))
     _check_button()
     day = day_off.day
     admin.remove_day_off(db.session, business, provider, day_off, _actor())
     db.commit()
-    flash(f"{provider.name} works as usual on {day:%A, %d %B %Y}.")
+    flash(_("%(name)s works as usual on %(day)s.", name=provider.name, day=long_date(day)))
     return redirect(url_for("catalog.days_off", provider_id=provider.id), 303)
 
 

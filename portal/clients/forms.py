@@ -7,6 +7,7 @@ from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, StopValidation
 
 from portal.clients.service import AUTO_BLOCK_MAX, BOOKING_LIMIT_MAX, MAX_QUERY_LENGTH
+from portal.web.lazy_text import lazy_text as _l
 
 REASON_MAX = 500
 
@@ -22,12 +23,12 @@ class SearchForm(FlaskForm):
         csrf = False
 
     q = StringField(
-        "Search by name, e-mail or phone",
+        _l("Search by name, e-mail or phone"),
         filters=[_strip],
         validators=[
             Length(
                 max=MAX_QUERY_LENGTH,
-                message=f"Search for at most {MAX_QUERY_LENGTH} characters.",
+                message=_l("Search for at most %(num)d characters.", num=MAX_QUERY_LENGTH),
             )
         ],
     )
@@ -35,11 +36,14 @@ class SearchForm(FlaskForm):
 
 class BlockForm(FlaskForm):
     reason = TextAreaField(
-        "Reason (staff see it; the client is only asked to contact you)",
+        _l("Reason (staff see it; the client is only asked to contact you)"),
         filters=[_strip],
         validators=[
-            DataRequired("Please say why the client is blocked, for your colleagues."),
-            Length(max=REASON_MAX, message=f"The reason may have at most {REASON_MAX} characters."),
+            DataRequired(_l("Please say why the client is blocked, for your colleagues.")),
+            Length(
+                max=REASON_MAX,
+                message=_l("The reason may have at most %(num)d characters.", num=REASON_MAX),
+            ),
         ],
     )
 
@@ -73,18 +77,23 @@ class ClientRulesFields:
     """The owner's client rules; the Booking rules form includes these fields."""
 
     max_future_bookings_per_client = CountField(
-        "Most upcoming bookings one client e-mail may make online (0: no limit)",
-        message=f"Enter a number from 1 to {BOOKING_LIMIT_MAX}, or 0 for no limit.",
+        _l("Most upcoming bookings one client e-mail may make online (0: no limit)"),
+        message=_l("Enter a number from 1 to %(num)d, or 0 for no limit.", num=BOOKING_LIMIT_MAX),
         high=BOOKING_LIMIT_MAX,
     )
     max_future_bookings_per_address = CountField(
-        "Most upcoming bookings that may be made online from one address (0: no limit)",
-        message=f"Enter a number from 1 to {BOOKING_LIMIT_MAX}, or 0 for no limit.",
+        _l("Most upcoming bookings that may be made online from one address (0: no limit)"),
+        message=_l("Enter a number from 1 to %(num)d, or 0 for no limit.", num=BOOKING_LIMIT_MAX),
         high=BOOKING_LIMIT_MAX,
     )
     auto_block_after = CountField(
-        "Block a client automatically after this many late cancellation attempts or "
-        "no-shows (0: never)",
-        message=f"Enter a number from 1 to {AUTO_BLOCK_MAX}, or 0 to never block automatically.",
+        _l(
+            "Block a client automatically after this many late cancellation attempts or "
+            "no-shows (0: never)"
+        ),
+        message=_l(
+            "Enter a number from 1 to %(num)d, or 0 to never block automatically.",
+            num=AUTO_BLOCK_MAX,
+        ),
         high=AUTO_BLOCK_MAX,
     )

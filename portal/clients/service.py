@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -64,12 +65,12 @@ class ClientError(Exception):
 
 class AlreadyBlocked(ClientError):
     def __init__(self) -> None:
-        super().__init__("This client is already blocked; nothing was changed.")
+        super().__init__(_("This client is already blocked; nothing was changed."))
 
 
 class NotBlocked(ClientError):
     def __init__(self) -> None:
-        super().__init__("This client is not blocked; nothing was changed.")
+        super().__init__(_("This client is not blocked; nothing was changed."))
 
 
 # Looking clients up ----------------------------------------------------------

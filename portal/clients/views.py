@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from portal.accounts.current import origin, owner_required, staff_required
 from portal.accounts.passwords import verify_password
@@ -18,11 +20,12 @@ from portal.hipaa.guards import record_client_view
 from portal.retention.forms import EraseClientForm
 from portal.staff.guards import pending_step_redirect
 from portal.web.forms import EmptyForm
+from portal.web.lazy_text import lazy_text as _l
 
 blueprint = Blueprint("clients", __name__, url_prefix="/staff")
 blueprint.before_request(pending_step_redirect)
 
-NO_SUCH_CLIENT = "There is no such client at this business."
+NO_SUCH_CLIENT = _l("There is no such client at this business.")
 #: More pages than this are typing mistakes.
 MAX_PAGE = 100_000
 
@@ -34,7 +37,7 @@ def _business() -> Business:
 def _page_number() -> int:
     raw = request.args.get("page") or "1"
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= MAX_PAGE:
-        abort(400, description="That page number is not valid. Use a whole number from 1.")
+        abort(400, description=_("That page number is not valid. Use a whole number from 1."))
     return int(raw)
 
 
@@ -54,7 +57,15 @@ def list_clients():
     page = _page_number()
     result = clients.search_clients(db.session, g.staff.business_id, form.q.data or "", page)
     if page > result.pages:
-        abort(404, description=f"There is no page {page}; the list has {result.pages}.")
+        abort(
+            404,
+            description=ngettext(
+                "There is no page %(page)d; the list has %(num)d.",
+                "There is no page %(page)d; the list has %(num)d.",
+                result.pages,
+                page=page,
+            ),
+        )
     return render_template("clients/list.html", business=_business(), form=form, result=result)
 
 
@@ -91,7 +102,12 @@ def block(client_id: int):
         db.session.rollback()
         return _render_client(client, status=409, error=str(error))
     db.commit()
-    flash(f"{client.name} is blocked: they are asked to contact you instead of booking online.")
+    flash(
+        _(
+            "%(name)s is blocked: they are asked to contact you instead of booking online.",
+            name=client.name,
+        )
+    )
     return redirect(url_for("clients.show_client", client_id=client.id), code=303)
 
 
@@ -107,7 +123,7 @@ def unblock(client_id: int):
         db.session.rollback()
         return _render_client(client, status=409, error=str(error))
     db.commit()
-    flash(f"{client.name} is unblocked and can book online again.")
+    flash(_("%(name)s is unblocked and can book online again.", name=client.name))
     return redirect(url_for("clients.show_client", client_id=client.id), code=303)
 
 
@@ -134,9 +150,9 @@ def erase_client(client_id: int):
         if verify_password(g.staff.password_hash, form.password.data):
             rights.erase_client(db.session, client, g.staff, utcnow(), origin())
             db.commit()
-            flash("The client's personal data was erased.")
+            flash(_("The client's personal data was erased."))
             return redirect(url_for("clients.list_clients"), code=303)
-        form.password.errors.append("Your password is not correct.")
+        form.password.errors.append(_("Your password is not correct."))
     status = 422 if request.method == "POST" else 200
     return render_template(
         "clients/erase.html", business=_business(), client=client, form=form

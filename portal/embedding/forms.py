@@ -7,12 +7,13 @@ from wtforms import TextAreaField
 from wtforms.validators import Length
 
 from portal.embedding.service import InvalidOrigins, parse_origins
+from portal.web.lazy_text import lazy_text as _l
 
 
 class EmbeddingForm(FlaskForm):
     embed_origins = TextAreaField(
-        "Sites allowed to embed the booking pages",
-        validators=[Length(max=10_000, message="That list is too long.")],
+        _l("Sites allowed to embed the booking pages"),
+        validators=[Length(max=10_000, message=_l("That list is too long."))],
     )
 
     def validate_embed_origins(self, field) -> None:

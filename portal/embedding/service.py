@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
@@ -39,42 +40,57 @@ def parse_origin(text: str) -> str:
     """The normalised origin ``scheme://host[:port]`` that ``text`` names, or InvalidOrigin."""
     text = text.strip()
     if "*" in text:
-        raise InvalidOrigin("wildcards (*) are not allowed; list each site on its own line.")
+        raise InvalidOrigin(_("wildcards (*) are not allowed; list each site on its own line."))
     if "://" not in text:
-        raise InvalidOrigin(f"this is not a web address. Write it like {_EXAMPLE}.")
+        raise InvalidOrigin(_not_an_address())
     try:
         parts = urlsplit(text)
     except ValueError as error:
-        raise InvalidOrigin(f"this is not a web address. Write it like {_EXAMPLE}.") from error
+        raise InvalidOrigin(_not_an_address()) from error
     try:
         port = parts.port
     except ValueError as error:
-        raise InvalidOrigin("the port must be a number from 1 to 65535.") from error
+        raise InvalidOrigin(_("the port must be a number from 1 to 65535.")) from error
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
-        raise InvalidOrigin(f"the address must start with https://, like {_EXAMPLE}.")
+        raise InvalidOrigin(
+            _("the address must start with https://, like %(example)s.", example=_EXAMPLE)
+        )
     if parts.username is not None or parts.password is not None:
-        raise InvalidOrigin("the address must not contain a user name or password.")
+        raise InvalidOrigin(_("the address must not contain a user name or password."))
     host = _host(parts.hostname or "")
     if scheme == "http" and host not in LOCAL_HOSTS:
         raise InvalidOrigin(
-            f"the address must start with https://, like https://{host}; "
-            "http:// is accepted only for localhost and 127.0.0.1, for testing."
+            _(
+                "the address must start with https://, like https://%(host)s; "
+                "http:// is accepted only for localhost and 127.0.0.1, for testing.",
+                host=host,
+            )
         )
     if port == 0:
-        raise InvalidOrigin("the port must be a number from 1 to 65535.")
+        raise InvalidOrigin(_("the port must be a number from 1 to 65535."))
     site = f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[scheme] else "")
     if parts.path not in ("", "/") or parts.query or parts.fragment or text.endswith(("?", "#")):
         raise InvalidOrigin(
-            f"only the site itself may be listed, without a path, query or #part: write {site}."
+            _(
+                "only the site itself may be listed, without a path, query or #part: "
+                "write %(site)s.",
+                site=site,
+            )
         )
     return site
+
+
+def _not_an_address() -> str:
+    return _("this is not a web address. Write it like %(example)s.", example=_EXAMPLE)
 
 
 def _host(host: str) -> str:
     """The host in the form browsers compare: lower case, punycode for non-ASCII names."""
     if not host:
-        raise InvalidOrigin(f"the site's name is missing. Write it like {_EXAMPLE}.")
+        raise InvalidOrigin(
+            _("the site's name is missing. Write it like %(example)s.", example=_EXAMPLE)
+        )
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -84,12 +100,14 @@ def _host(host: str) -> str:
     try:
         name = host.encode("idna").decode("ascii").lower()
     except UnicodeError as error:
-        raise InvalidOrigin("the site's name is not valid.") from error
+        raise InvalidOrigin(_("the site's name is not valid.")) from error
     labels = name.split(".")
     if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise InvalidOrigin("the site's name is not valid.")
+        raise InvalidOrigin(_("the site's name is not valid."))
     if len(labels) < 2 and name != "localhost":
-        raise InvalidOrigin(f"the site's name needs a domain, like {_EXAMPLE}.")
+        raise InvalidOrigin(
+            _("the site's name needs a domain, like %(example)s.", example=_EXAMPLE)
+        )
     return name
 
 
@@ -103,12 +121,25 @@ def parse_origins(text: str) -> list[str]:
         try:
             site = parse_origin(line)
         except InvalidOrigin as error:
-            problems.append(f"Line {number} ({line.strip()[:80]}): {error}")
+            problems.append(
+                _(
+                    "Line %(number)d (%(line)s): %(problem)s",
+                    number=number,
+                    line=line.strip()[:80],
+                    problem=error,
+                )
+            )
             continue
         if site not in origins:
             origins.append(site)
     if len(origins) > MAX_ORIGINS:
-        problems.append(f"List at most {MAX_ORIGINS} sites; this list has {len(origins)}.")
+        problems.append(
+            _(
+                "List at most %(most)d sites; this list has %(count)d.",
+                most=MAX_ORIGINS,
+                count=len(origins),
+            )
+        )
     if problems:
         raise InvalidOrigins(problems)
     return origins
@@ -137,9 +168,10 @@ def save_origins(
 
 def iframe_snippet(base_url: str, business: Business) -> str:
     """The HTML an owner pastes into their site to show the booking portal."""
+    title = _("Book with %(name)s", name=business.name)
     return (
         f'<iframe src="{escape(embed_url(base_url, business))}" '
-        f'title="Book with {escape(business.name)}" width="100%" height="900" loading="lazy">'
+        f'title="{escape(title)}" width="100%" height="900" loading="lazy">'
         "</iframe>"
     )
 

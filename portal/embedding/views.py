@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required
 from portal.businesses.models import Business
@@ -26,7 +27,7 @@ def settings():
             db.session, business, g.staff, form.origins, utcnow(), origin()
         )
         db.commit()
-        flash("Saved the list of sites." if changes else "Nothing changed.")
+        flash(_("Saved the list of sites.") if changes else _("Nothing changed."))
         return redirect(url_for("embedding.settings"), code=303)
     base_url = current_app.config["BASE_URL"]
     return render_template(

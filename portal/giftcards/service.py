@@ -12,6 +12,7 @@ import re
 import secrets
 from datetime import date, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -60,9 +61,11 @@ def switch_gift_cards(
     """Switch gift cards on or off; refused while clean history is on."""
     if on and settings_for(session, business.id).enabled:
         raise FeatureConflict(
-            "Gift cards cannot be switched on while clean history is on: a gift card's "
-            "balance is explained by the bookings it paid for, and clean history deletes "
-            "old bookings. Switch clean history off on the Data page first."
+            _(
+                "Gift cards cannot be switched on while clean history is on: a gift card's "
+                "balance is explained by the bookings it paid for, and clean history deletes "
+                "old bookings. Switch clean history off on the Data page first."
+            )
         )
     was_on = is_on(session, business.id, GIFT_CARDS)
     changed = set_feature(session, business.id, GIFT_CARDS, on, now)
@@ -85,19 +88,23 @@ def issue_card(
 ) -> GiftCard:
     """A new card worth ``value_cents``; a code is generated unless one is given."""
     if not is_on(session, business.id, GIFT_CARDS):
-        raise GiftCardError("Gift cards are off. Switch them on first.")
+        raise GiftCardError(_("Gift cards are off. Switch them on first."))
     if not 1 <= value_cents <= MAX_VALUE_CENTS:
-        raise GiftCardError("A gift card is worth from 0.01 to 10,000.00.")
+        raise GiftCardError(_("A gift card is worth from 0.01 to 10,000.00."))
     today = business.local(now).date()
     if expires_on < today:
-        raise GiftCardError("The expiry date has passed. Choose today or a later day.")
+        raise GiftCardError(_("The expiry date has passed. Choose today or a later day."))
     if expires_on.year > today.year + MAX_YEARS_VALID:
-        raise GiftCardError(f"A gift card may be valid for at most {MAX_YEARS_VALID} years.")
+        raise GiftCardError(
+            _("A gift card may be valid for at most %(years)d years.", years=MAX_YEARS_VALID)
+        )
     code = normalise_code(code) or new_code()
     if not CODE_PATTERN.match(code):
-        raise GiftCardError("A code has 6 to 32 letters and digits (spaces and dashes are fine).")
+        raise GiftCardError(
+            _("A code has 6 to 32 letters and digits (spaces and dashes are fine).")
+        )
     if _find(session, business.id, code) is not None:
-        raise GiftCardError("A gift card with this code exists already. Choose another code.")
+        raise GiftCardError(_("A gift card with this code exists already. Choose another code."))
     card = GiftCard(
         business_id=business.id,
         code=code,
@@ -136,19 +143,21 @@ def redeem(
 ) -> GiftCardRedemption:
     """Pay for ``booking`` with the card, up to its balance; must run under the write lock."""
     if not is_on(session, business.id, GIFT_CARDS):
-        raise GiftCardError("Gift cards are not accepted online at the moment.")
+        raise GiftCardError(_("Gift cards are not accepted online at the moment."))
     code = normalise_code(raw_code)
     card = _find(session, business.id, code, lock=True) if CODE_PATTERN.match(code) else None
     if card is None or card.status != ACTIVE:
         raise GiftCardError(
-            "We do not know this gift card code. Please check it, or leave the field empty."
+            _("We do not know this gift card code. Please check it, or leave the field empty.")
         )
     if business.local(now).date() > card.expires_on:
-        raise GiftCardError(f"This gift card expired on {card.expires_on.isoformat()}.")
+        raise GiftCardError(
+            _("This gift card expired on %(day)s.", day=card.expires_on.isoformat())
+        )
     if card.balance_cents <= 0:
-        raise GiftCardError("This gift card has no balance left.")
+        raise GiftCardError(_("This gift card has no balance left."))
     if booking.price_cents <= 0:
-        raise GiftCardError("This service is free: there is nothing to pay with a gift card.")
+        raise GiftCardError(_("This service is free: there is nothing to pay with a gift card."))
     amount = min(card.balance_cents, booking.price_cents)
     card.balance_cents -= amount
     redemption = GiftCardRedemption(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required, staff_required
 from portal.businesses.models import Business
@@ -57,7 +58,12 @@ def switch():
         db.session.rollback()
         return _render(switch_form=form, status=409, error=str(refused))
     db.commit()
-    flash(f"Gift cards are {form.state.data}." if changed else "Nothing changed.")
+    if not changed:
+        flash(_("Nothing changed."))
+    elif form.state.data == "on":
+        flash(_("Gift cards are on."))
+    else:
+        flash(_("Gift cards are off."))
     return redirect(url_for("giftcards.list_cards"), code=303)
 
 
@@ -83,7 +89,7 @@ def issue():
         db.session.rollback()
         return _render(issue_form=form, status=409, error=str(refused))
     db.commit()
-    flash(f"Gift card {giftcards.display_code(card.code)} issued.")
+    flash(_("Gift card %(code)s issued.", code=giftcards.display_code(card.code)))
     return redirect(url_for("giftcards.show_card", card_id=card.id), code=303)
 
 
@@ -92,7 +98,7 @@ def issue():
 def show_card(card_id: int):
     card = giftcards.find_card(db.session, g.staff.business_id, card_id)
     if card is None:
-        abort(404, description="There is no such gift card at this business.")
+        abort(404, description=_("There is no such gift card at this business."))
     return render_template(
         "giftcards/card.html",
         business=_business(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, abort, redirect, request
+from flask_babel import gettext as _
 
 from portal.accounts.current import current_staff, current_support, origin
 from portal.audit import service as audit
@@ -56,7 +57,7 @@ def guard_support_visit():
             else "the staff member's own sign-in settings"
         )
         _record(writes, audit.SUPPORT_REFUSED, staff, now, path=request.path, reason=reason)
-        abort(403, description="Platform support may not open this account or page.")
+        abort(403, description=_("Platform support may not open this account or page."))
     _record(writes, audit.SUPPORT_PAGE_VIEWED, staff, now, path=request.path, method=request.method)
     return None
 

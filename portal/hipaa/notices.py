@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
+
 from portal.accounts.notifications import send_account_mail
 from portal.audit.service import Origin
 from portal.businesses.models import Business
@@ -18,7 +20,7 @@ def notify_sign_in(user, now: datetime, origin: Origin) -> None:
     business = db.session.get(Business, user.business_id)
     send_account_mail(
         user,
-        f"New sign-in to {business.name}",
+        _("New sign-in to %(business)s", business=business.name),
         "hipaa/email/signin_notice.txt",
         business=business,
         when=now,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session, object_session
 
 from portal.accounts import totp
@@ -27,6 +28,14 @@ def compliance_settings(session: Session, business_id: int) -> ComplianceSetting
         settings = session.get(ComplianceSettings, business_id)
         cache[business_id] = settings or ComplianceSettings.defaults(business_id)
     return cache[business_id]
+
+
+def remember_settings(
+    session: Session, business_id: int, settings: ComplianceSettings | None
+) -> None:
+    """Seed the per-transaction cache with settings read together with the business."""
+    cache = transaction_cache(session, "compliance_settings")
+    cache.setdefault(business_id, settings or ComplianceSettings.defaults(business_id))
 
 
 def _stored(session: Session, business_id: int) -> ComplianceSettings:
@@ -80,15 +89,15 @@ def set_hipaa_mode(
 ) -> bool:
     """Switch HIPAA mode after the owner re-entered password and a current code; True if changed."""
     if not isinstance(owner, StaffUser) or not owner.is_owner:
-        raise AccountError("Only the business owner can switch HIPAA mode.")
+        raise AccountError(_("Only the business owner can switch HIPAA mode."))
     if not owner.has_2fa:
-        raise AccountError("Set up two-factor sign-in for your own account first.")
+        raise AccountError(_("Set up two-factor sign-in for your own account first."))
     password_ok = verify_password(owner.password_hash, password)
     step = totp.matching_step(
         box.open(owner.totp_secret_encrypted), code, now, owner.totp_last_step
     )
     if not password_ok or step is None:
-        raise AccountError("Your password or the code from your app was not correct.")
+        raise AccountError(_("Your password or the code from your app was not correct."))
     owner.totp_last_step = step
     settings = _stored(session, owner.business_id)
     if settings.hipaa_mode == enabled:
@@ -123,7 +132,7 @@ def save_compliance(
 ) -> dict[str, list]:
     """Support access and audit retention, audited with old and new values."""
     if not isinstance(owner, StaffUser) or not owner.is_owner:
-        raise AccountError("Only the business owner can change these settings.")
+        raise AccountError(_("Only the business owner can change these settings."))
     settings = _stored(session, owner.business_id)
     changes = audit.apply_changes(settings, values, ("support_access", "audit_retention_days"))
     audit.record_changes(session, owner, now, origin, "compliance", changes)
@@ -164,58 +173,68 @@ def checklist(session: Session, business_id: int, *, https: bool) -> list[Safegu
     minutes = int(idle_timeout(session, business_id).total_seconds() // 60)
     return [
         Safeguard(
-            "HIPAA mode",
+            _("HIPAA mode"),
             "164.312",
             on,
-            "On: the safeguards below are enforced." if on else "Off.",
+            _("On: the safeguards below are enforced.") if on else _("Off."),
         ),
         Safeguard(
-            "Two-factor sign-in for every staff user",
-            "164.312(d) person authentication",
+            _("Two-factor sign-in for every staff user"),
+            _("164.312(d) person authentication"),
             on or security_settings(session, business_id).require_2fa,
-            "Enrolled: all staff."
+            _("Enrolled: all staff.")
             if not without_2fa
-            else "Not enrolled yet (asked at next sign-in): " + ", ".join(without_2fa),
+            else _(
+                "Not enrolled yet (asked at next sign-in): %(emails)s",
+                emails=", ".join(without_2fa),
+            ),
         ),
         Safeguard(
-            "Automatic logoff",
+            _("Automatic logoff"),
             "164.312(a)(2)(iii)",
             minutes <= HIPAA_IDLE_TIMEOUT_MINUTES,
-            f"Signed out after {minutes} minutes without activity; 12 hours at most.",
+            _(
+                "Signed out after %(minutes)d minutes without activity; 12 hours at most.",
+                minutes=minutes,
+            ),
         ),
         Safeguard(
-            "Encrypted connection (HTTPS)",
-            "164.312(e)(1) transmission security",
+            _("Encrypted connection (HTTPS)"),
+            _("164.312(e)(1) transmission security"),
             on or https,
-            "HTTPS is forced for this business." if on or https else "HTTPS is not forced.",
+            _("HTTPS is forced for this business.") if on or https else _("HTTPS is not forced."),
         ),
         Safeguard(
-            "Platform support barred",
-            "164.312(a)(1) access control",
+            _("Platform support barred"),
+            _("164.312(a)(1) access control"),
             not compliance.support_allowed,
-            "Support staff cannot open this account."
+            _("Support staff cannot open this account.")
             if not compliance.support_allowed
-            else "Support staff may open this account (every page they open is audited).",
+            else _("Support staff may open this account (every page they open is audited)."),
         ),
         Safeguard(
-            "Sign-in notices",
-            "164.308(a)(5)(ii)(C) log-in monitoring",
+            _("Sign-in notices"),
+            _("164.308(a)(5)(ii)(C) log-in monitoring"),
             on,
-            "Every staff sign-in is e-mailed to the user." if on else "Not sent.",
+            _("Every staff sign-in is e-mailed to the user.") if on else _("Not sent."),
         ),
         Safeguard(
-            "Notifications without health information",
-            "164.502(b) minimum necessary",
+            _("Notifications without health information"),
+            _("164.502(b) minimum necessary"),
             on,
-            "Client e-mails and calendar files name neither client nor service."
+            _("Client e-mails and calendar files name neither client nor service.")
             if on
-            else "E-mails name the service and the client.",
+            else _("E-mails name the service and the client."),
         ),
         Safeguard(
-            "Audit controls",
-            "164.312(b) and (c)(1) integrity",
+            _("Audit controls"),
+            _("164.312(b) and (c)(1) integrity"),
             True,
-            "Append-only, hash-chained audit trail; views of client details are logged"
-            + (" now." if on else " in HIPAA mode."),
+            _("Append-only, hash-chained audit trail; views of client details are logged now.")
+            if on
+            else _(
+                "Append-only, hash-chained audit trail; views of client details are logged "
+                "in HIPAA mode."
+            ),
         ),
     ]

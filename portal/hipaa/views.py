@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required, secret_box
 from portal.accounts.service import AccountError
@@ -62,7 +63,7 @@ def switch():
         form.code.errors.append(str(error))
         return _render(switch_form=form, status=403)
     db.commit()
-    flash("HIPAA mode is on." if enable else "HIPAA mode is off.")
+    flash(_("HIPAA mode is on.") if enable else _("HIPAA mode is off."))
     return redirect(url_for("hipaa.checklist"), code=303)
 
 
@@ -83,5 +84,5 @@ def save_settings():
         form.support_access.errors.append(str(error))
         return _render(settings_form=form, status=403)
     db.commit()
-    flash(f"Saved {len(changes)} change(s)." if changes else "Nothing changed.")
+    flash(_("Saved %(num)d change(s).", num=len(changes)) if changes else _("Nothing changed."))
     return redirect(url_for("hipaa.checklist"), code=303)

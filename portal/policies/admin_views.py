@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required
 from portal.businesses.models import Business
@@ -13,6 +14,7 @@ from portal.policies.forms import PolicyForm, TermsForm
 from portal.staff.guards import pending_step_redirect
 
 blueprint = Blueprint("policies_admin", __name__, url_prefix="/staff")
+TERMS, POLICY = "terms", "policy"
 blueprint.before_request(pending_step_redirect)
 
 
@@ -38,7 +40,7 @@ def edit_terms():
             _refuse(form, error)
         else:
             db.commit()
-            flash(_saved_message(changes, "terms_enabled", "terms_version", "terms and conditions"))
+            flash(_saved_message(changes, "terms_enabled", "terms_version", TERMS))
             return redirect(url_for("policies_admin.edit_terms"), 303)
     return _page("policies/admin_terms.html", business=business, form=form, terms=current)
 
@@ -64,11 +66,7 @@ def edit_policy():
             _refuse(form, error)
         else:
             db.commit()
-            flash(
-                _saved_message(
-                    changes, "cancellation_policy_enabled", "policy_version", "cancellation policy"
-                )
-            )
+            flash(_saved_message(changes, "cancellation_policy_enabled", "policy_version", POLICY))
             return redirect(url_for("policies_admin.edit_policy"), 303)
     return _page(
         "policies/admin_policy.html",
@@ -89,21 +87,40 @@ def _rules(policy) -> list[str]:
     return [service.cancel_rule(policy), service.reschedule_rule(policy)]
 
 
-def _saved_message(changes: dict, switch: str, version_key: str, what: str) -> str:
+def _saved_message(changes: dict, switch: str, version_key: str, document: str) -> str:
     if not changes:
-        return "Nothing changed."
+        return _("Nothing changed.")
+    terms = document == TERMS
     parts = []
     if version_key in changes:
+        version = changes[version_key][1]
         parts.append(
-            f"Published version {changes[version_key][1]} of the {what}: new bookings accept "
-            "it, earlier bookings keep the version their clients accepted."
+            _(
+                "Published version %(version)s of the terms and conditions: new bookings "
+                "accept it, earlier bookings keep the version their clients accepted.",
+                version=version,
+            )
+            if terms
+            else _(
+                "Published version %(version)s of the cancellation policy: new bookings "
+                "accept it, earlier bookings keep the version their clients accepted.",
+                version=version,
+            )
         )
     if switch in changes:
         if changes[switch][1]:
-            parts.append(f"Clients must now accept the {what} to book.")
+            parts.append(
+                _("Clients must now accept the terms and conditions to book.")
+                if terms
+                else _("Clients must now accept the cancellation policy to book.")
+            )
         else:
-            parts.append(f"Switched off: clients now book without accepting the {what}.")
-    return " ".join(parts) or "Saved."
+            parts.append(
+                _("Switched off: clients now book without accepting the terms and conditions.")
+                if terms
+                else _("Switched off: clients now book without accepting the cancellation policy.")
+            )
+    return " ".join(parts) or _("Saved.")
 
 
 def _refuse(form, error: service.PolicyError) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import LazyString, format_number
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
@@ -17,71 +19,87 @@ from portal.policies.service import (
     PolicyDraft,
     split_notice,
 )
+from portal.web.lazy_text import lazy_text as _l
 
 WHOLE_NUMBER = re.compile(r"[0-9]{1,7}\Z")
-TOO_LONG = f"This text is too long: at most {MAX_TEXT:,} characters."
+TOO_LONG = _l(
+    "This text is too long: at most %(num)s characters.",
+    num=LazyString(format_number, MAX_TEXT),
+)
+#: What the unit choices read; the keys are what the form sends.
+UNIT_LABELS = {"minutes": _l("minutes"), "hours": _l("hours"), "days": _l("days")}
 
 
-def _text(label: str) -> TextAreaField:
+def _text(label) -> TextAreaField:
     return TextAreaField(label, validators=[Length(max=MAX_TEXT, message=TOO_LONG)])
 
 
-def _mode(label: str, verb: str) -> RadioField:
+def _mode(label, not_online) -> RadioField:
     return RadioField(
         label,
         choices=[
-            SelectChoice(CANCEL_NEVER, f"Not online: clients must contact you to {verb}"),
-            SelectChoice(CANCEL_ANY_TIME, "Any time until the appointment starts"),
-            SelectChoice(CANCEL_UNTIL, "Until a set time before the appointment"),
+            SelectChoice(CANCEL_NEVER, not_online),
+            SelectChoice(CANCEL_ANY_TIME, _l("Any time until the appointment starts")),
+            SelectChoice(CANCEL_UNTIL, _l("Until a set time before the appointment")),
         ],
         default=CANCEL_UNTIL,
-        invalid_choice_message="Choose one of the three options.",
+        invalid_choice_message=_l("Choose one of the three options."),
     )
 
 
 def _unit() -> SelectField:
     return SelectField(
-        "Unit",
-        choices=[SelectChoice(name, name) for name in UNITS],
+        _l("Unit"),
+        choices=[SelectChoice(name, UNIT_LABELS.get(name, name)) for name in UNITS],
         default="hours",
-        invalid_choice_message="Choose minutes, hours or days.",
+        invalid_choice_message=_l("Choose minutes, hours or days."),
     )
 
 
 class TermsForm(FlaskForm):
-    terms_enabled = BooleanField("Clients must accept these terms to book")
-    body = _text("Terms and conditions")
+    terms_enabled = BooleanField(_l("Clients must accept these terms to book"))
+    body = _text(_l("Terms and conditions"))
 
     def validate_body(self, field) -> None:
         if self.terms_enabled.data and not (field.data or "").strip():
             raise ValidationError(
-                "Write the terms before switching them on: clients must be able to read "
-                "what they accept."
+                _(
+                    "Write the terms before switching them on: clients must be able to read "
+                    "what they accept."
+                )
             )
 
 
 class PolicyForm(FlaskForm):
-    policy_enabled = BooleanField("Clients must accept this cancellation policy to book")
-    cancel_mode = _mode("Clients may cancel online", "cancel")
-    cancel_notice = StringField("How long before", default="24")
+    policy_enabled = BooleanField(_l("Clients must accept this cancellation policy to book"))
+    cancel_mode = _mode(
+        _l("Clients may cancel online"), _l("Not online: clients must contact you to cancel")
+    )
+    cancel_notice = StringField(_l("How long before"), default="24")
     cancel_unit = _unit()
-    reschedule_mode = _mode("Clients may change the time online", "change the time")
-    reschedule_notice = StringField("How long before", default="24")
+    reschedule_mode = _mode(
+        _l("Clients may change the time online"),
+        _l("Not online: clients must contact you to change the time"),
+    )
+    reschedule_notice = StringField(_l("How long before"), default="24")
     reschedule_unit = _unit()
     summary = TextAreaField(
-        "Summary",
+        _l("Summary"),
         validators=[
             Length(
                 max=MAX_SUMMARY,
-                message=f"Keep the summary to {MAX_SUMMARY} characters at most; "
-                "put the details in the texts below.",
+                message=_l(
+                    "Keep the summary to %(num)d characters at most; "
+                    "put the details in the texts below.",
+                    num=MAX_SUMMARY,
+                ),
             )
         ],
     )
-    prepayment = _text("Prepayment")
-    refunds = _text("Refunds")
-    rebooking = _text("Rebooking")
-    body = _text("Other conditions (optional)")
+    prepayment = _text(_l("Prepayment"))
+    refunds = _text(_l("Refunds"))
+    rebooking = _text(_l("Rebooking"))
+    body = _text(_l("Other conditions (optional)"))
 
     @classmethod
     def for_policy(cls, business, policy) -> PolicyForm:
@@ -100,38 +118,61 @@ class PolicyForm(FlaskForm):
     def validate_summary(self, field) -> None:
         if self.policy_enabled.data and not (field.data or "").strip():
             raise ValidationError(
-                "Write a one- or two-sentence summary: clients see it above the confirm "
-                "button before they agree."
+                _(
+                    "Write a one- or two-sentence summary: clients see it above the confirm "
+                    "button before they agree."
+                )
             )
 
     def validate_cancel_notice(self, field) -> None:
-        self.cancel_minutes = self._notice(self.cancel_mode, field, self.cancel_unit, "cancel")
+        self.cancel_minutes = self._notice(
+            self.cancel_mode,
+            field,
+            self.cancel_unit,
+            _(
+                "Enter how long before the appointment clients may still cancel online, "
+                "like 24 hours."
+            ),
+        )
 
     def validate_reschedule_notice(self, field) -> None:
         self.reschedule_minutes = self._notice(
-            self.reschedule_mode, field, self.reschedule_unit, "change the time"
+            self.reschedule_mode,
+            field,
+            self.reschedule_unit,
+            _(
+                "Enter how long before the appointment clients may still change the time "
+                "online, like 24 hours."
+            ),
         )
 
     @staticmethod
-    def _notice(mode, field, unit, verb: str) -> int:
+    def _notice(mode, field, unit, missing: str) -> int:
         """The notice in minutes; 0 when the rule needs none."""
         if mode.data != CANCEL_UNTIL or unit.data not in UNITS:
             return 0
         text = str(field.data or "").strip()
         if not text:
-            raise ValidationError(
-                f"Enter how long before the appointment clients may still {verb} online, "
-                "like 24 hours."
-            )
+            raise ValidationError(missing)
         if text.startswith("-") or not WHOLE_NUMBER.match(text):
-            raise ValidationError("Enter a whole number of 1 or more, like 24.")
+            raise ValidationError(_("Enter a whole number of 1 or more, like 24."))
         number, size = int(text), UNITS[unit.data]
         if number < 1:
-            raise ValidationError("Enter a whole number of 1 or more, like 24.")
+            raise ValidationError(_("Enter a whole number of 1 or more, like 24."))
         if number * size > MAX_NOTICE_MINUTES:
             most = MAX_NOTICE_MINUTES // size
-            limit = f"{most} {unit.data}" + ("" if unit.data == "days" else " (365 days)")
-            raise ValidationError(f"That is more than a year: enter at most {limit}.")
+            if unit.data == "days":
+                message = _("That is more than a year: enter at most %(num)d days.", num=most)
+            elif unit.data == "hours":
+                message = _(
+                    "That is more than a year: enter at most %(num)d hours (365 days).", num=most
+                )
+            else:
+                message = _(
+                    "That is more than a year: enter at most %(num)d minutes (365 days).",
+                    num=most,
+                )
+            raise ValidationError(message)
         return number * size
 
     def draft(self) -> PolicyDraft:

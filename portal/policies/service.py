@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -115,27 +117,35 @@ def split_notice(minutes: int) -> tuple[int, str]:
 def notice_text(minutes: int) -> str:
     """``90`` -> "90 minutes", ``60`` -> "1 hour", ``2880`` -> "2 days"."""
     number, unit = split_notice(minutes)
-    return f"{number} {unit[:-1] if number == 1 else unit}"
+    if unit == "days":
+        return ngettext("%(num)d day", "%(num)d days", number)
+    if unit == "hours":
+        return ngettext("%(num)d hour", "%(num)d hours", number)
+    return ngettext("%(num)d minute", "%(num)d minutes", number)
 
 
 def cancel_rule(policy: CancellationPolicyVersion) -> str:
     """The cancellation rule in words."""
-    return _rule("Cancel", "Cancellation", policy.cancel_mode, policy.cancel_notice_minutes)
+    if policy.cancel_mode == CANCEL_NEVER:
+        return _("Cancellation is not possible online")
+    if policy.cancel_mode == CANCEL_ANY_TIME:
+        return _("Cancel online any time before the appointment starts")
+    return _(
+        "Cancel online until %(notice)s before the appointment",
+        notice=notice_text(policy.cancel_notice_minutes),
+    )
 
 
 def reschedule_rule(policy: CancellationPolicyVersion) -> str:
     """The rescheduling rule in words."""
-    return _rule(
-        "Reschedule", "Rescheduling", policy.reschedule_mode, policy.reschedule_notice_minutes
+    if policy.reschedule_mode == CANCEL_NEVER:
+        return _("Rescheduling is not possible online")
+    if policy.reschedule_mode == CANCEL_ANY_TIME:
+        return _("Reschedule online any time before the appointment starts")
+    return _(
+        "Reschedule online until %(notice)s before the appointment",
+        notice=notice_text(policy.reschedule_notice_minutes),
     )
-
-
-def _rule(verb: str, noun: str, mode: str, notice_minutes: int) -> str:
-    if mode == CANCEL_NEVER:
-        return f"{noun} is not possible online"
-    if mode == CANCEL_ANY_TIME:
-        return f"{verb} online any time before the appointment starts"
-    return f"{verb} online until {notice_text(notice_minutes)} before the appointment"
 
 
 # -- the owner's settings --------------------------------------------------------------
@@ -214,7 +224,7 @@ def save_terms(
     """
     html = clean_html(body)
     if enabled and not html:
-        raise PolicyError("body", "Write the terms before switching them on.")
+        raise PolicyError("body", _("Write the terms before switching them on."))
     current = current_terms(session, business)
     changes = apply_changes(business, {"terms_enabled": enabled}, ["terms_enabled"])
     # An emptied text is not a version: the last one stays for the bookings that name it.
@@ -266,13 +276,16 @@ def save_policy(
 
 def _check(draft: PolicyDraft, enabled: bool) -> None:
     if enabled and not draft.summary:
-        raise PolicyError("summary", "Write a short summary before switching the policy on.")
+        raise PolicyError("summary", _("Write a short summary before switching the policy on."))
     if len(draft.summary) > MAX_SUMMARY:
-        raise PolicyError("summary", f"Keep the summary to {MAX_SUMMARY} characters at most.")
+        raise PolicyError(
+            "summary",
+            _("Keep the summary to %(num)d characters at most.", num=MAX_SUMMARY),
+        )
     for prefix in ("cancel", "reschedule"):
         mode = getattr(draft, f"{prefix}_mode")
         notice = getattr(draft, f"{prefix}_notice_minutes")
         if mode not in MODES:
-            raise PolicyError(f"{prefix}_mode", "Choose one of the options.")
+            raise PolicyError(f"{prefix}_mode", _("Choose one of the options."))
         if mode == CANCEL_UNTIL and not 1 <= notice <= MAX_NOTICE_MINUTES:
-            raise PolicyError(f"{prefix}_notice", "The notice must be 1 minute to 365 days.")
+            raise PolicyError(f"{prefix}_notice", _("The notice must be 1 minute to 365 days."))

@@ -1,6 +1,7 @@
 """Public pages showing the current terms and cancellation policy."""
 
 from flask import Blueprint, abort, render_template
+from flask_babel import gettext as _
 
 from portal.extensions import db
 from portal.policies.rich_text import rich_text
@@ -17,7 +18,12 @@ def terms():
     business = current_business()
     version = current_terms(db.session, business)
     if not business.terms_enabled or version is None:
-        abort(404, description=f"{business.name} has not published terms and conditions.")
+        abort(
+            404,
+            description=_(
+                "%(business)s has not published terms and conditions.", business=business.name
+            ),
+        )
     return render_template("policies/terms.html", business=business, terms=version)
 
 
@@ -26,7 +32,12 @@ def cancellation_policy():
     business = current_business()
     version = current_policy(db.session, business)
     if not business.cancellation_policy_enabled or version is None:
-        abort(404, description=f"{business.name} has not published a cancellation policy.")
+        abort(
+            404,
+            description=_(
+                "%(business)s has not published a cancellation policy.", business=business.name
+            ),
+        )
     return render_template(
         "policies/cancellation_policy.html",
         business=business,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -16,29 +17,32 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.retention.models import DAYS, MONTHS
 from portal.retention.service import period_problem
+from portal.web.lazy_text import lazy_text as _l
 
 
 class CleanHistoryForm(FlaskForm):
     enabled = RadioField(
-        "Clean history",
+        _l("Clean history"),
         choices=[
-            SelectChoice("off", "Off: keep all bookings"),
-            SelectChoice("on", "On: delete old bookings"),
+            SelectChoice("off", _l("Off: keep all bookings")),
+            SelectChoice("on", _l("On: delete old bookings")),
         ],
-        validators=[InputRequired("Choose on or off.")],
+        validators=[InputRequired(_l("Choose on or off."))],
     )
     period_amount = IntegerField(
-        "Delete bookings that ended more than",
-        validators=[InputRequired("Enter a whole number, like 24.")],
+        _l("Delete bookings that ended more than"),
+        validators=[InputRequired(_l("Enter a whole number, like 24."))],
     )
     period_unit = RadioField(
-        "Unit",
-        choices=[SelectChoice(DAYS, "days ago"), SelectChoice(MONTHS, "months ago")],
-        validators=[InputRequired("Choose days or months.")],
+        _l("Unit"),
+        choices=[SelectChoice(DAYS, _l("days ago")), SelectChoice(MONTHS, _l("months ago"))],
+        validators=[InputRequired(_l("Choose days or months."))],
     )
-    delete_orphan_clients = BooleanField("Also delete clients left with no bookings and no account")
-    password = PasswordField("Your password", validators=[Length(max=1024)])
-    confirm_slug = StringField("Type the business's short name to confirm", [Length(max=64)])
+    delete_orphan_clients = BooleanField(
+        _l("Also delete clients left with no bookings and no account")
+    )
+    password = PasswordField(_l("Your password"), validators=[Length(max=1024)])
+    confirm_slug = StringField(_l("Type the business's short name to confirm"), [Length(max=64)])
 
     def validate_period_amount(self, field) -> None:
         problem = period_problem(field.data, self.period_unit.data)
@@ -60,15 +64,15 @@ class ExportForm(FlaskForm):
     class Meta:
         csrf = False
 
-    first = DateField("From", validators=[Optional()], format="%Y-%m-%d")
-    last = DateField("Until (inclusive)", validators=[Optional()], format="%Y-%m-%d")
+    first = DateField(_l("From"), validators=[Optional()], format="%Y-%m-%d")
+    last = DateField(_l("Until (inclusive)"), validators=[Optional()], format="%Y-%m-%d")
 
     def validate_last(self, field) -> None:
         if field.data and self.first.data and field.data < self.first.data:
-            raise ValidationError("The end of the range is before its start.")
+            raise ValidationError(_("The end of the range is before its start."))
 
 
 class EraseClientForm(FlaskForm):
     password = PasswordField(
-        "Your password", validators=[InputRequired("Enter your password to confirm.")]
+        _l("Your password"), validators=[InputRequired(_l("Enter your password to confirm."))]
     )

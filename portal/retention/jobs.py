@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask
+from flask_babel import force_locale
 
 from portal.businesses.models import Business
 from portal.clock import utcnow
@@ -34,8 +35,11 @@ def run_purge(
     dry_run: bool = False,
     progress: Callable[[Business, int], Callable[[int], None] | None] | None = None,
 ) -> list[retention.PurgeResult]:
-    """Purge each business with clean history on (or only ``slug``); raises JobLocked."""
-    with job_lock(database.engine, PURGE_JOB):
+    """Purge each business with clean history on (or only ``slug``); raises JobLocked.
+
+    Its refusals are for the operator, so they are in English.
+    """
+    with force_locale("en"), job_lock(database.engine, PURGE_JOB):
         with database.reader() as session:
             if slug is not None:
                 business = session.query(Business).filter_by(slug=slug).one_or_none()

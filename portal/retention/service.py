@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
@@ -21,9 +23,10 @@ from portal.audit import service as audit
 from portal.audit.service import SYSTEM, Origin
 from portal.booking.models import Booking, BookingConsent, BookingEvent, Client
 from portal.businesses.models import Business
-from portal.features import history_features_on
+from portal.features import GIFT_CARDS, MEMBERSHIPS, PACKAGES, history_features_on
 from portal.giftcards.models import ACTIVE, GiftCard, GiftCardRedemption
 from portal.retention.models import DAYS, MONTHS, RetentionSettings
+from portal.web.lazy_text import lazy_text as _l
 
 #: Bookings deleted per transaction: small enough that a booking request
 #: waits only milliseconds for the write lock between batches.
@@ -31,6 +34,21 @@ BATCH_SIZE = 2_000
 MAX_DAYS = 3652
 MAX_MONTHS = 120
 EDITABLE = ("enabled", "period_amount", "period_unit", "delete_orphan_clients")
+#: Why each feature that needs the history stands in the way of clean history.
+HISTORY_NEEDED_BY = {
+    GIFT_CARDS: _l(
+        "Gift cards need the booking history kept (what was spent on which booking). "
+        "Switch gift cards off first."
+    ),
+    MEMBERSHIPS: _l(
+        "Memberships need the booking history kept (what was spent on which booking). "
+        "Switch memberships off first."
+    ),
+    PACKAGES: _l(
+        "Packages need the booking history kept (what was spent on which booking). "
+        "Switch packages off first."
+    ),
+}
 
 
 class RetentionError(Exception):
@@ -71,12 +89,19 @@ def settings_for(session: Session, business_id: int) -> RetentionSettings:
 def period_problem(amount: int | None, unit: str | None) -> str | None:
     """Why the period is not allowed, or None: 1 day to 10 years."""
     if unit not in (DAYS, MONTHS):
-        return "Choose days or months."
+        return _("Choose days or months.")
     limit = MAX_DAYS if unit == DAYS else MAX_MONTHS
     if amount is None or not 1 <= amount <= limit:
-        return (
-            f"Choose a period from 1 to {limit} {unit}: clean history deletes bookings "
-            "that ended from 1 day to 10 years ago."
+        if unit == DAYS:
+            return _(
+                "Choose a period from 1 to %(limit)d days: clean history deletes bookings "
+                "that ended from 1 day to 10 years ago.",
+                limit=limit,
+            )
+        return _(
+            "Choose a period from 1 to %(limit)d months: clean history deletes bookings "
+            "that ended from 1 day to 10 years ago.",
+            limit=limit,
         )
     return None
 
@@ -129,15 +154,22 @@ def cards_with_balance(session: Session, business_id: int, today) -> int:
 def history_blockers(session: Session, business: Business, now: datetime) -> list[str]:
     """Why clean history cannot be on at the business now (empty: it can)."""
     reasons = [
-        f"{feature.title} need the booking history kept (what was spent on which booking). "
+        str(HISTORY_NEEDED_BY[feature.name])
+        if feature.name in HISTORY_NEEDED_BY
+        else f"{feature.title} need the booking history kept (what was spent on which booking). "
         f"Switch {feature.title.lower()} off first."
         for feature in history_features_on(session, business.id)
     ]
     with_balance = cards_with_balance(session, business.id, business.local(now).date())
     if with_balance:
         reasons.append(
-            f"{with_balance} gift card(s) still have a balance; their history must stay "
-            "until they are used up or expire."
+            ngettext(
+                "%(num)d gift card(s) still have a balance; their history must stay "
+                "until they are used up or expire.",
+                "%(num)d gift card(s) still have a balance; their history must stay "
+                "until they are used up or expire.",
+                with_balance,
+            )
         )
     return reasons
 
@@ -176,9 +208,9 @@ def save_settings(
     if turning_on or shorter:
         problems = {}
         if not verify_password(actor.password_hash, password or ""):
-            problems["password"] = "Your password is not correct."  # noqa: S105
+            problems["password"] = _("Your password is not correct.")
         if (typed_slug or "").strip() != business.slug:
-            problems["confirm_slug"] = f"Type {business.slug} exactly to confirm."
+            problems["confirm_slug"] = _("Type %(slug)s exactly to confirm.", slug=business.slug)
         if problems:
             before = cutoff(now, values["period_amount"], values["period_unit"])
             raise ConfirmationNeeded(problems, count_purgeable(session, business.id, before))

@@ -14,6 +14,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required
 from portal.audit import service as audit
@@ -90,7 +91,7 @@ def save_clean_history():
         db.session.rollback()
         return _render(form, status=409, error=str(refused))
     db.commit()
-    flash("Clean history settings saved." if changes else "Nothing changed.")
+    flash(_("Clean history settings saved.") if changes else _("Nothing changed."))
     return redirect(url_for("retention.data_page"), code=303)
 
 

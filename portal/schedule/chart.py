@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+
+from babel.dates import format_date
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
 
 from portal.schedule.service import WeekCount
+from portal.web.formatting import short_date
+from portal.web.lazy_text import lazy_text as _l
 
 WIDTH = 720
 HEIGHT = 260
@@ -20,6 +27,9 @@ TOP = 12
 BOTTOM = 34
 #: Share of a week's width its bars fill; the rest separates the weeks.
 GROUP_FILL = 0.78
+#: A week's Monday under its bars ("02 Mar") and in the table ("02 Mar 2026").
+WEEK_PATTERNS = {"en": "dd MMM", "de": "d. MMM"}
+WEEK_YEAR_PATTERNS = {"en": "dd MMM y", "de": "d. MMM y"}
 
 
 @dataclass(frozen=True)
@@ -30,9 +40,9 @@ class Series:
 
 
 SERIES = (
-    Series("made", "Bookings made", "bar-made"),
-    Series("cancelled", "Cancellations", "bar-cancelled"),
-    Series("late_refused", "Refused late cancellations", "bar-refused"),
+    Series("made", _l("Bookings made"), "bar-made"),
+    Series("cancelled", _l("Cancellations"), "bar-cancelled"),
+    Series("late_refused", _l("Refused late cancellations"), "bar-refused"),
 )
 
 
@@ -59,6 +69,14 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Row:
+    """One week in the table under the chart: its Monday and a number per series."""
+
+    label: str
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class BarChart:
     width: int
     height: int
@@ -71,6 +89,7 @@ class BarChart:
     labels: list[Label]
     series: tuple[Series, ...]
     description: str
+    rows: list[Row]
 
 
 def _step(largest: int) -> int:
@@ -83,31 +102,69 @@ def _step(largest: int) -> int:
         step *= 10
 
 
+def _language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
+
+
+def day_label(day: date, patterns: dict[str, str]) -> str:
+    """``day`` in the page's language by one of the ``patterns`` (language -> Babel pattern)."""
+    language = _language()
+    return format_date(day, patterns.get(language, patterns["en"]), locale=language)
+
+
 def _week(week: WeekCount) -> str:
-    return f"{week.start:%d %b}"
+    return day_label(week.start, WEEK_PATTERNS)
 
 
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
+def _bar_label(week: WeekCount, series: Series, value: int) -> str:
+    if series.key == "made":
+        return ngettext(
+            "Week of %(week)s: %(num)d bookings made",
+            "Week of %(week)s: %(num)d bookings made",
+            value,
+            week=_week(week),
+        )
+    if series.key == "cancelled":
+        return ngettext(
+            "Week of %(week)s: %(num)d cancellations",
+            "Week of %(week)s: %(num)d cancellations",
+            value,
+            week=_week(week),
+        )
+    return ngettext(
+        "Week of %(week)s: %(num)d refused late cancellations",
+        "Week of %(week)s: %(num)d refused late cancellations",
+        value,
+        week=_week(week),
+    )
 
 
 def describe(weeks: Sequence[WeekCount]) -> str:
     """The chart in one or two sentences, for screen readers."""
     if not weeks:
-        return "No weeks to show."
+        return _("No weeks to show.")
     made = sum(w.made for w in weeks)
     cancelled = sum(w.cancelled for w in weeks)
     refused = sum(w.late_refused for w in weeks)
-    text = (
-        f"Per week from the week of {weeks[0].start:%d %B %Y} to the week of "
-        f"{weeks[-1].start:%d %B %Y}: "
-        f"{_plural(made, 'booking', 'bookings')} made, "
-        f"{_plural(cancelled, 'cancellation', 'cancellations')} and "
-        f"{_plural(refused, 'refused late cancellation', 'refused late cancellations')} in all."
+    text = _(
+        "Per week from the week of %(first)s to the week of %(last)s: "
+        "%(made)s made, %(cancelled)s and %(refused)s in all.",
+        first=short_date(weeks[0].start),
+        last=short_date(weeks[-1].start),
+        made=ngettext("%(num)d booking", "%(num)d bookings", made),
+        cancelled=ngettext("%(num)d cancellation", "%(num)d cancellations", cancelled),
+        refused=ngettext(
+            "%(num)d refused late cancellation", "%(num)d refused late cancellations", refused
+        ),
     )
     if made:
         busiest = max(weeks, key=lambda w: w.made)
-        text += f" Most bookings were made in the week of {_week(busiest)} ({busiest.made})."
+        text += " " + _(
+            "Most bookings were made in the week of %(week)s (%(num)d).",
+            week=_week(busiest),
+            num=busiest.made,
+        )
     return text
 
 
@@ -134,7 +191,7 @@ def weekly_chart(weeks: Sequence[WeekCount]) -> BarChart:
                     width=round(bar_width, 1),
                     height=round(height, 1),
                     css_class=series.css_class,
-                    label=f"Week of {_week(week)}: {value} {series.name.lower()}",
+                    label=_bar_label(week, series, value),
                 )
             )
         labels.append(Label(x=round(LEFT + (index + 0.5) * group, 1), text=_week(week)))
@@ -154,4 +211,11 @@ def weekly_chart(weeks: Sequence[WeekCount]) -> BarChart:
         labels=labels,
         series=SERIES,
         description=describe(weeks),
+        rows=[
+            Row(
+                label=day_label(week.start, WEEK_YEAR_PATTERNS),
+                values=tuple(getattr(week, series.key) for series in SERIES),
+            )
+            for week in weeks
+        ],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -24,9 +25,11 @@ from portal.booking.params import ANY_PROVIDER
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
 from portal.clients.forms import ClientRulesFields
-from portal.web.formatting import iso_utc, local_time
+from portal.web.formatting import iso_utc, local_time, short_date
+from portal.web.lazy_text import lazy_text as _l
 
 REASON_MAX = 500
+REASON_TOO_LONG = _l("The reason may have at most %(num)d characters.", num=REASON_MAX)
 
 
 def _strip(value) -> str:
@@ -42,22 +45,20 @@ class ActionForm(FlaskForm):
 
 class CancelForm(ActionForm):
     reason = TextAreaField(
-        "Reason (the client reads it in the cancellation e-mail)",
+        _l("Reason (the client reads it in the cancellation e-mail)"),
         filters=[_strip],
         validators=[
-            DataRequired("Please give a reason for the cancellation; the client will read it."),
-            Length(max=REASON_MAX, message=f"The reason may have at most {REASON_MAX} characters."),
+            DataRequired(_l("Please give a reason for the cancellation; the client will read it.")),
+            Length(max=REASON_MAX, message=REASON_TOO_LONG),
         ],
     )
 
 
 class DeclineForm(ActionForm):
     reason = TextAreaField(
-        "Reason (optional, sent to the client)",
+        _l("Reason (optional, sent to the client)"),
         filters=[_strip],
-        validators=[
-            Length(max=REASON_MAX, message=f"The reason may have at most {REASON_MAX} characters.")
-        ],
+        validators=[Length(max=REASON_MAX, message=REASON_TOO_LONG)],
     )
 
 
@@ -68,16 +69,16 @@ class SlotSearchForm(FlaskForm):
         csrf = False
 
     service = SelectField(
-        "Service",
+        _l("Service"),
         coerce=int,
-        invalid_value_message="Please choose a service from the list.",
-        invalid_choice_message="Please choose a service from the list.",
+        invalid_value_message=_l("Please choose a service from the list."),
+        invalid_choice_message=_l("Please choose a service from the list."),
     )
     provider = SelectField(
-        "With",
-        invalid_choice_message="Please choose a provider from the list.",
+        _l("With"),
+        invalid_choice_message=_l("Please choose a provider from the list."),
     )
-    day = DateField("Day", invalid_value_message="Please pick a day, like 2026-03-02.")
+    day = DateField(_l("Day"), invalid_value_message=_l("Please pick a day, like 2026-03-02."))
 
     def __init__(
         self,
@@ -92,7 +93,7 @@ class SlotSearchForm(FlaskForm):
         self.services = {s.id: s for s in services}
         self.providers = {str(p.id): p for p in providers}
         self.service.choices = [(s.id, s.name) for s in services]
-        self.provider.choices = [(ANY_PROVIDER, "Anyone available")] + [
+        self.provider.choices = [(ANY_PROVIDER, _("Anyone available"))] + [
             (str(p.id), p.name) for p in providers
         ]
         if not self.provider.data:
@@ -110,7 +111,13 @@ class SlotSearchForm(FlaskForm):
         provider = self.providers.get(field.data)
         service = self.services.get(self.service.data)
         if provider is not None and service is not None and service not in provider.services:
-            raise ValidationError(f"{provider.name} does not offer {service.name}.")
+            raise ValidationError(
+                _(
+                    "%(provider)s does not offer %(service)s.",
+                    provider=provider.name,
+                    service=service.name,
+                )
+            )
 
     def validate_day(self, field) -> None:
         if field.data is None:
@@ -118,33 +125,37 @@ class SlotSearchForm(FlaskForm):
         first, last = self.window.first_day, self.window.last_day
         if not first <= field.data <= last:
             raise ValidationError(
-                f"Bookings can be made from {first:%d %B %Y} to {last:%d %B %Y}. "
-                "Please pick a day in that range."
+                _(
+                    "Bookings can be made from %(first)s to %(last)s. "
+                    "Please pick a day in that range.",
+                    first=short_date(first),
+                    last=short_date(last),
+                )
             )
 
 
 class StaffBookingForm(FlaskForm):
     """A free time and the client's details; staff book without consent checkboxes."""
 
-    start = RadioField("Time", validate_choice=False)
+    start = RadioField(_l("Time"), validate_choice=False)
     name = StringField(
-        "Client's name",
+        _l("Client's name"),
         filters=[_strip],
         validators=[
-            DataRequired("Please enter the client's name."),
-            Length(max=200, message="The name may have at most 200 characters."),
+            DataRequired(_l("Please enter the client's name.")),
+            Length(max=200, message=_l("The name may have at most 200 characters.")),
         ],
     )
     email = EmailField(
-        "Client's e-mail",
+        _l("Client's e-mail"),
         filters=[_strip],
         validators=[
-            DataRequired("Please enter the client's e-mail address for the confirmation."),
-            Length(max=254, message="That e-mail address is too long."),
-            Email("Please enter a valid e-mail address, like name@example.com."),
+            DataRequired(_l("Please enter the client's e-mail address for the confirmation.")),
+            Length(max=254, message=_l("That e-mail address is too long.")),
+            Email(_l("Please enter a valid e-mail address, like name@example.com.")),
         ],
     )
-    phone = TelField("Client's phone (optional)", filters=[_strip])
+    phone = TelField(_l("Client's phone (optional)"), filters=[_strip])
 
     def __init__(self, *args, slots: list[Slot], business: Business, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -159,9 +170,9 @@ class StaffBookingForm(FlaskForm):
 
     def validate_start(self, field) -> None:
         if not field.data:
-            raise ValidationError("Please pick a time.")
+            raise ValidationError(_("Please pick a time."))
         if field.data not in self.slots:
-            raise ValidationError("That time is no longer free. Please pick another.")
+            raise ValidationError(_("That time is no longer free. Please pick another."))
 
     def validate_name(self, field) -> None:
         field.data = " ".join(field.data.split())
@@ -172,12 +183,14 @@ class StaffBookingForm(FlaskForm):
         digits = sum(ch.isdigit() for ch in field.data)
         if len(field.data) > 30 or not PHONE_PATTERN.match(field.data) or not 6 <= digits <= 15:
             raise ValidationError(
-                "Please enter a phone number of 6 to 15 digits, like +49 30 1234567, "
-                "or leave it empty."
+                _(
+                    "Please enter a phone number of 6 to 15 digits, like +49 30 1234567, "
+                    "or leave it empty."
+                )
             )
 
 
 class BookingRulesForm(ClientRulesFields, FlaskForm):
     approve_bookings = BooleanField(
-        "Approve bookings: a client's new booking waits as a request until staff approve it"
+        _l("Approve bookings: a client's new booking waits as a request until staff approve it")
     )

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,27 +50,31 @@ class ScheduleError(Exception):
 
 class NotActive(ScheduleError):
     def __init__(self) -> None:
-        super().__init__("This booking is already cancelled or declined; nothing was changed.")
+        super().__init__(_("This booking is already cancelled or declined; nothing was changed."))
 
 
 class AppointmentOver(ScheduleError):
     def __init__(self) -> None:
         super().__init__(
-            "This appointment is over and cannot be cancelled any more. "
-            "If the client did not come, mark it as a no-show."
+            _(
+                "This appointment is over and cannot be cancelled any more. "
+                "If the client did not come, mark it as a no-show."
+            )
         )
 
 
 class NotPending(ScheduleError):
     def __init__(self) -> None:
-        super().__init__("This booking is not waiting for approval; nothing was changed.")
+        super().__init__(_("This booking is not waiting for approval; nothing was changed."))
 
 
 class RequestExpired(ScheduleError):
     def __init__(self) -> None:
         super().__init__(
-            "The requested time has already begun, so the request cannot be approved. "
-            "Decline it, or create a new booking for the client."
+            _(
+                "The requested time has already begun, so the request cannot be approved. "
+                "Decline it, or create a new booking for the client."
+            )
         )
 
 
@@ -378,11 +383,11 @@ def mark_no_show(
 ) -> BookingEvent:
     """Record that the client did not come to a confirmed appointment that has begun."""
     if booking.no_show:
-        raise NoShowRefused("This booking is already marked as a no-show.")
+        raise NoShowRefused(_("This booking is already marked as a no-show."))
     if booking.status != CONFIRMED:
-        raise NoShowRefused("Only a confirmed booking can be marked as a no-show.")
+        raise NoShowRefused(_("Only a confirmed booking can be marked as a no-show."))
     if booking.start_at > now:
-        raise NoShowRefused("The appointment has not begun yet; mark a no-show once it has.")
+        raise NoShowRefused(_("The appointment has not begun yet; mark a no-show once it has."))
     booking.no_show = True
     _record(session, audit.BOOKING_NO_SHOW, booking, actor, now, origin)
     # Through the clients' rules: enough no-shows may block the client.

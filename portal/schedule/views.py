@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required, staff_required
 from portal.booking import mailing
@@ -16,16 +18,19 @@ from portal.extensions import db
 from portal.hipaa.guards import record_client_view
 from portal.schedule import forms
 from portal.schedule import service as schedule
-from portal.schedule.chart import weekly_chart
+from portal.schedule.chart import day_label, weekly_chart
 from portal.staff.guards import pending_step_redirect
 from portal.web.forms import EmptyForm
+from portal.web.lazy_text import lazy_text as _l
 
 blueprint = Blueprint("schedule", __name__, url_prefix="/staff")
 blueprint.before_request(pending_step_redirect)
 
-NO_SUCH_BOOKING = "There is no such booking at this business."
+NO_SUCH_BOOKING = _l("There is no such booking at this business.")
 #: Calendar dates outside these years are typing mistakes (and overflow near the edges).
 FIRST_YEAR, LAST_YEAR = 1970, 2999
+#: The days heading the week view's columns ("Mon 02 Mar").
+WEEK_COLUMN_PATTERNS = {"en": "EEE dd MMM", "de": "EEE, d. MMM"}
 
 
 def _business() -> Business:
@@ -59,7 +64,7 @@ def render_dashboard():
 def _calendar_args(business: Business):
     view = request.args.get("view") or schedule.DAY
     if view not in schedule.VIEWS:
-        abort(400, description="Choose the day or the week view.")
+        abort(400, description=_("Choose the day or the week view."))
     raw_day = request.args.get("date") or ""
     if not raw_day:
         day = business.local(utcnow()).date()
@@ -69,15 +74,17 @@ def _calendar_args(business: Business):
         except ValueError:
             day = None
         if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
-            abort(400, description="That date is not valid. Use a date like 2026-03-02.")
+            abort(400, description=_("That date is not valid. Use a date like 2026-03-02."))
     raw_provider = request.args.get("provider") or "all"
     provider = None
     if raw_provider != "all":
         if not (raw_provider.isascii() and raw_provider.isdigit()) or len(raw_provider) > 12:
-            abort(400, description="That provider choice is not valid. Choose one from the list.")
+            abort(
+                400, description=_("That provider choice is not valid. Choose one from the list.")
+            )
         provider = schedule.find_provider(db.session, business.id, int(raw_provider))
         if provider is None:
-            abort(404, description="There is no such provider at this business.")
+            abort(404, description=_("There is no such provider at this business."))
     return view, day, provider
 
 
@@ -86,10 +93,12 @@ def _calendar_args(business: Business):
 def calendar():
     business = _business()
     view, day, provider = _calendar_args(business)
+    cal = schedule.calendar(db.session, business, view, day, provider)
     return render_template(
         "schedule/calendar.html",
         business=business,
-        cal=schedule.calendar(db.session, business, view, day, provider),
+        cal=cal,
+        day_labels=[day_label(d, WEEK_COLUMN_PATTERNS) for d in cal.days],
         provider=provider,
         providers=schedule.providers_of(db.session, business.id),
         today=business.local(utcnow()).date(),
@@ -148,9 +157,12 @@ def cancel(booking_id: int):
         schedule.cancel_by_staff(db.session, booking, g.staff, form.reason.data, utcnow(), origin())
     except schedule.ScheduleError as error:
         return _refused(booking, error)
-    mailing.send_cancellation(_business(), booking, None)
+    business = _business()
+    # Staff act, the client reads: the e-mail speaks the business's language.
+    with force_locale(business.locale):
+        mailing.send_cancellation(business, booking, None)
     db.commit()
-    flash(f"The booking is cancelled and {booking.client.email} is told why.")
+    flash(_("The booking is cancelled and %(email)s is told why.", email=booking.client.email))
     return redirect(_back(booking, form), code=303)
 
 
@@ -165,9 +177,14 @@ def approve(booking_id: int):
         schedule.approve(db.session, booking, g.staff, utcnow(), origin())
     except schedule.ScheduleError as error:
         return _refused(booking, error)
-    mailing.send_decision(_business(), booking)
+    _send_decision(booking)
     db.commit()
-    flash(f"The booking of {booking.client.name} is confirmed; they have been e-mailed.")
+    flash(
+        _(
+            "The booking of %(name)s is confirmed; they have been e-mailed.",
+            name=booking.client.name,
+        )
+    )
     return redirect(_back(booking, form), code=303)
 
 
@@ -182,10 +199,22 @@ def decline(booking_id: int):
         schedule.decline(db.session, booking, g.staff, form.reason.data, utcnow(), origin())
     except schedule.ScheduleError as error:
         return _refused(booking, error)
-    mailing.send_decision(_business(), booking)
+    _send_decision(booking)
     db.commit()
-    flash(f"The request of {booking.client.name} is declined and the time is free again.")
+    flash(
+        _(
+            "The request of %(name)s is declined and the time is free again.",
+            name=booking.client.name,
+        )
+    )
     return redirect(_back(booking, form), code=303)
+
+
+def _send_decision(booking) -> None:
+    """E-mail the client staff's decision, in the business's language."""
+    business = _business()
+    with force_locale(business.locale):
+        mailing.send_decision(business, booking)
 
 
 @blueprint.post("/bookings/<int:booking_id>/no-show")
@@ -199,7 +228,7 @@ def mark_no_show(booking_id: int):
     except schedule.ScheduleError as error:
         return _refused(booking, error)
     db.commit()
-    flash("Marked as a no-show.")
+    flash(_("Marked as a no-show."))
     return redirect(url_for("schedule.show_booking", booking_id=booking.id), code=303)
 
 
@@ -251,7 +280,7 @@ def _book_for_client(business, search, form, now):
         )
     except (booking_service.SlotTaken, booking_service.SlotUnavailable):
         db.session.rollback()
-        form.start.errors.append("That time was taken a moment ago. Please pick another.")
+        form.start.errors.append(_("That time was taken a moment ago. Please pick another."))
         slots = schedule.free_slots(
             db.session,
             business,
@@ -262,9 +291,15 @@ def _book_for_client(business, search, form, now):
         )
         form = _keep_input(form, slots, business)
         return _render_new(business, search, form, slots, True, 409)
-    mailing.send_confirmation(business, booking, token)
+    with force_locale(business.locale):
+        mailing.send_confirmation(business, booking, token)
     db.commit()
-    flash(f"Booked. {booking.client.email} gets a confirmation with the link to manage it.")
+    flash(
+        _(
+            "Booked. %(email)s gets a confirmation with the link to manage it.",
+            email=booking.client.email,
+        )
+    )
     return redirect(url_for("schedule.show_booking", booking_id=booking.id), code=303)
 
 
@@ -299,7 +334,7 @@ def booking_rules():
             db.session, g.staff, business, values, utcnow(), origin()
         )
         db.commit()
-        flash("Saved." if changes else "Nothing changed.")
+        flash(_("Saved.") if changes else _("Nothing changed."))
         return redirect(url_for("schedule.booking_rules"), code=303)
     pending = len(schedule.pending_requests(db.session, business.id, utcnow()))
     status = 422 if request.method == "POST" else 200

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.accounts import service as accounts
@@ -33,7 +35,7 @@ def hipaa_allows(form, business_id: int) -> bool:
     """In HIPAA mode the idle timeout may not exceed 15 minutes."""
     if hipaa_on(db.session, business_id) and form.idle_timeout_minutes.data > 15:
         form.idle_timeout_minutes.errors.append(
-            "HIPAA mode is on: staff must be signed out after at most 15 idle minutes."
+            _("HIPAA mode is on: staff must be signed out after at most 15 idle minutes.")
         )
         return False
     return True
@@ -59,7 +61,7 @@ def security():
         values = {field: getattr(form, field).data for field in settings.EDITABLE}
         changes = accounts.save_security_settings(db.session, g.staff, values, utcnow(), origin())
         db.commit()
-        flash(f"Saved {len(changes)} change(s)." if changes else "Nothing changed.")
+        flash(_("Saved %(num)d change(s).", num=len(changes)) if changes else _("Nothing changed."))
         return redirect(url_for("staff.security"))
     status = 422 if request.method == "POST" else 200
     return render_template(
@@ -77,12 +79,12 @@ def unlock(kind: str, account_id: int):
     model = ClientAccount if kind == CLIENT_KIND else StaffUser if kind == "staff" else None
     account = db.session.get(model, account_id) if model else None
     if account is None or account.business_id != g.staff.business_id:
-        abort(404, description="There is no such account at this business.")
+        abort(404, description=_("There is no such account at this business."))
     if not EmptyForm().validate_on_submit():
         abort(400)
     accounts.unlock_account(db.session, g.staff, account, utcnow(), origin())
     db.commit()
-    flash(f"{account.email} is unlocked.")
+    flash(_("%(email)s is unlocked.", email=account.email))
     return redirect(url_for("staff.security"))
 
 
@@ -116,16 +118,18 @@ def team():
                 invited=user.email,
                 role=user.role,
             )
-            send_account_mail(
-                user,
-                f"You are invited to {business.name}",
-                "accounts/email/invite.txt",
-                business=business,
-                url=absolute_url(url_for("staff_auth.accept_invite", token=token)),
-                days=tokens.INVITE_LIFETIME.days,
-            )
+            # The new member chose no language yet: the business's own.
+            with force_locale(business.locale):
+                send_account_mail(
+                    user,
+                    _("You are invited to %(business)s", business=business.name),
+                    "accounts/email/invite.txt",
+                    business=business,
+                    url=absolute_url(url_for("staff_auth.accept_invite", token=token)),
+                    days=tokens.INVITE_LIFETIME.days,
+                )
             db.commit()
-            flash(f"Invitation sent to {user.email}.")
+            flash(_("Invitation sent to %(email)s.", email=user.email))
             return redirect(url_for("staff.team"))
     members = db.session.scalars(
         select(StaffUser).where(StaffUser.business_id == business.id).order_by(StaffUser.email)
@@ -145,10 +149,10 @@ def team():
 def reset_2fa(user_id: int):
     user = db.session.get(StaffUser, user_id)
     if user is None or user.business_id != g.staff.business_id:
-        abort(404, description="There is no such staff member at this business.")
+        abort(404, description=_("There is no such staff member at this business."))
     form = ConfirmWithPasswordForm()
     if not form.validate_on_submit():
-        flash("Enter your password to confirm the reset.")
+        flash(_("Enter your password to confirm the reset."))
         return redirect(url_for("staff.team")), 303
     try:
         accounts.reset_2fa(db.session, g.staff, user, form.password.data, utcnow(), origin())
@@ -156,14 +160,22 @@ def reset_2fa(user_id: int):
         db.session.rollback()
         flash(str(error))
         return redirect(url_for("staff.team")), 303
-    send_account_mail(
-        user,
-        "Your two-factor sign-in was reset",
-        "accounts/email/2fa_reset.txt",
-        business=_business(),
-    )
+    business = _business()
+    # Sent by the owner to someone else: in the business's language, not the owner's choice.
+    with force_locale(business.locale):
+        send_account_mail(
+            user,
+            _("Your two-factor sign-in was reset"),
+            "accounts/email/2fa_reset.txt",
+            business=business,
+        )
     db.commit()
-    flash(f"Two-factor sign-in of {user.email} is reset; their sessions are signed out.")
+    flash(
+        _(
+            "Two-factor sign-in of %(email)s is reset; their sessions are signed out.",
+            email=user.email,
+        )
+    )
     return redirect(url_for("staff.team")), 303
 
 
@@ -183,6 +195,8 @@ def audit_log():
         business=business,
         events=events,
         kinds=audit.KINDS,
+        kind_labels=audit.KIND_LABELS,
+        actor_labels=audit.ACTOR_KIND_LABELS,
         kind=chosen.kind,
         user=chosen.user,
         users=labels,

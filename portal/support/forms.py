@@ -6,23 +6,26 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, Regexp
 
+from portal.web.lazy_text import lazy_text as _l
+
 
 class SupportSignInForm(FlaskForm):
     email = EmailField(
-        "E-mail",
+        _l("E-mail"),
         validators=[
-            DataRequired("Please enter your e-mail address."),
-            Length(max=254, message="That e-mail address is too long."),
-            Email("Please enter a valid e-mail address, like name@example.com."),
+            DataRequired(_l("Please enter your e-mail address.")),
+            Length(max=254, message=_l("That e-mail address is too long.")),
+            Email(_l("Please enter a valid e-mail address, like name@example.com.")),
         ],
     )
     password = PasswordField(
-        "Password", validators=[DataRequired("Please enter your password."), Length(max=1024)]
+        _l("Password"),
+        validators=[DataRequired(_l("Please enter your password.")), Length(max=1024)],
     )
     code = StringField(
-        "Code from your authenticator app",
+        _l("Code from your authenticator app"),
         validators=[
-            DataRequired("Please enter the 6-digit code from your app."),
-            Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="The code is 6 digits, like 123456."),
+            DataRequired(_l("Please enter the 6-digit code from your app.")),
+            Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("The code is 6 digits, like 123456.")),
         ],
     )

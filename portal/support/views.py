@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts import limits, sessions
@@ -13,10 +14,11 @@ from portal.extensions import db, limiter
 from portal.support import service
 from portal.support.forms import SupportSignInForm
 from portal.web.forms import EmptyForm
+from portal.web.lazy_text import lazy_text as _l
 
 blueprint = Blueprint("support", __name__, url_prefix="/support")
 
-SIGN_IN_FAILED = "Sign-in failed: the e-mail address, password or code is wrong."
+SIGN_IN_FAILED = _l("Sign-in failed: the e-mail address, password or code is wrong.")
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -72,12 +74,17 @@ def open_business(slug: str):
         abort(400)
     business = find_business(db.session, slug)
     if business is None:
-        abort(404, description="There is no such business.")
+        abort(404, description=_("There is no such business."))
     try:
         service.open_business(db.session, user, business, utcnow(), origin())
     except service.SupportRefused:
         db.commit()
-        abort(403, description=f"{business.name} does not allow platform support access.")
+        abort(
+            403,
+            description=_(
+                "%(business)s does not allow platform support access.", business=business.name
+            ),
+        )
     sessions.find(db.session, current_user.token).business_id = business.id
     db.commit()
     return redirect(url_for("staff.dashboard"), code=303)
@@ -97,5 +104,5 @@ def leave():
 def logout():
     sign_out()
     db.commit()
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("support.login"))

@@ -1,22 +1,33 @@
 """Friendly error pages for every status a client may meet."""
 
 from flask import Flask, render_template
+from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import db
+from portal.web.lazy_text import lazy_text as _l
 
 MESSAGES = {
-    400: ("Bad request", "The request could not be understood. Please go back and try again."),
-    403: ("Forbidden", "You are not allowed to open this page."),
-    404: ("Not found", "We could not find that page. Check the link or start again."),
-    405: ("Not allowed", "That action is not possible on this page."),
-    409: ("Conflict", "Something changed while you were working. Please start again."),
-    410: ("Gone", "This link is no longer valid."),
-    413: ("Too large", "What you sent is too large."),
-    429: ("Too many requests", "You are going a little fast. Please wait a moment and retry."),
-    500: ("Something went wrong", "We could not finish your request. Nothing was saved."),
+    400: (
+        _l("Bad request"),
+        _l("The request could not be understood. Please go back and try again."),
+    ),
+    403: (_l("Forbidden"), _l("You are not allowed to open this page.")),
+    404: (_l("Not found"), _l("We could not find that page. Check the link or start again.")),
+    405: (_l("Not allowed"), _l("That action is not possible on this page.")),
+    409: (_l("Conflict"), _l("Something changed while you were working. Please start again.")),
+    410: (_l("Gone"), _l("This link is no longer valid.")),
+    413: (_l("Too large"), _l("What you sent is too large.")),
+    429: (
+        _l("Too many requests"),
+        _l("You are going a little fast. Please wait a moment and retry."),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l("We could not finish your request. Nothing was saved."),
+    ),
 }
 
 
@@ -36,8 +47,11 @@ def register_error_handlers(app: Flask) -> None:
     def csrf_error(error: CSRFError):
         return render_error(
             400,
-            "This form has expired or was not sent from our page. Please reload it and try again.",
-            "Form expired",
+            _(
+                "This form has expired or was not sent from our page. "
+                "Please reload it and try again."
+            ),
+            _("Form expired"),
         )
 
     @app.errorhandler(RateLimitExceeded)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency
 from flask import Flask
@@ -56,6 +58,23 @@ def duration(minutes: int) -> str:
     return _("%(minutes)d min", minutes=rest)
 
 
+@lru_cache(maxsize=8)
+def _calendar_names(language: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    locale = Locale.parse(language)
+    days = locale.days["stand-alone"]["abbreviated"]
+    months = locale.months["stand-alone"]["abbreviated"]
+    return tuple(days[n] for n in range(7)), tuple(months[n] for n in range(1, 13))
+
+
+def calendar_names() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Short weekday names (Monday first) and month names for a calendar grid.
+
+    Looked up once per page: a Babel call per day of a 40-day calendar showed
+    in the slot page's profile.
+    """
+    return _calendar_names(_language())
+
+
 def iso_utc(instant: datetime) -> str:
     """An instant for a URL: ``2026-03-02T09:30Z``."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
@@ -69,3 +88,4 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(short_date)
     app.add_template_filter(price)
     app.add_template_filter(duration)
+    app.add_template_global(calendar_names)

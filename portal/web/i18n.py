@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.businesses.models import Business
 from portal.config import PROJECT_ROOT
 from portal.extensions import db
+from portal.web.lazy_text import lazy_text as _l
 
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 DEFAULT_LANGUAGE = "en"
@@ -51,6 +51,8 @@ def take_language_choice() -> None:
 
 
 def select_language() -> str:
+    if not has_request_context():  # the CLI, the scheduler
+        return DEFAULT_LANGUAGE
     chosen = request.args.get("lang") or session.get(SESSION_KEY)
     if chosen in LANGUAGES:
         return chosen
@@ -61,6 +63,8 @@ def select_language() -> str:
 
 
 def select_timezone() -> str | None:
+    if not has_request_context():
+        return None
     business = _business()
     return business.timezone if business is not None else None
 

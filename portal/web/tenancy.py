@@ -1,10 +1,14 @@
 """Binding a blueprint's ``<slug>`` URL part to the business it names."""
 
 from flask import Blueprint, abort, g
+from flask_babel import gettext as _
+from sqlalchemy import select
 
 from portal.businesses.models import Business
-from portal.businesses.service import find_business
+from portal.businesses.service import SLUG_PATTERN
 from portal.extensions import db
+from portal.hipaa.models import ComplianceSettings
+from portal.hipaa.service import remember_settings
 
 
 def bind_business(blueprint: Blueprint) -> None:
@@ -24,7 +28,7 @@ def bind_business(blueprint: Blueprint) -> None:
     @blueprint.before_request
     def _load_business() -> None:
         if business_in_url() is None:
-            abort(404, description="There is no business at this address. Check the link.")
+            abort(404, description=_("There is no business at this address. Check the link."))
 
     @blueprint.url_defaults
     def _add_slug(_endpoint, values) -> None:
@@ -40,8 +44,24 @@ def business_in_url() -> Business | None:
     """
     if "business" not in g:
         slug = g.get("business_slug")
-        g.business = find_business(db.session, slug) if slug else None
+        g.business = _business_with_settings(slug) if slug else None
     return g.business
+
+
+def _business_with_settings(slug: str) -> Business | None:
+    """The business and, in the same query, its compliance settings (every page asks)."""
+    if not SLUG_PATTERN.match(slug):
+        return None
+    row = db.session.execute(
+        select(Business, ComplianceSettings)
+        .outerjoin(ComplianceSettings, ComplianceSettings.business_id == Business.id)
+        .where(Business.slug == slug)
+    ).first()
+    if row is None:
+        return None
+    business, settings = row
+    remember_settings(db.session, business.id, settings)
+    return business
 
 
 def current_business() -> Business:
