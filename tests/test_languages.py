@@ -83,18 +83,18 @@ def test_dates_and_prices_follow_the_language(client, salon):
 
 def test_the_calendar_names_days_and_months_in_the_language(client, salon):
     english = client.get(f"/b/salon/services/{salon.service.id}").text
-    assert '<span class="dow">Tue</span> <span class="dom">3</span> <span class="mon">Mar</span>' in (
-        english
+    assert (
+        '<span class="dow">Tue</span> <span class="dom">3</span> <span class="mon">Mar</span>'
+        in (english)
     )
     german = client.get(f"/b/salon/services/{salon.service.id}?lang=de").text
-    assert '<span class="dow">Di</span> <span class="dom">3</span> <span class="mon">Mär</span>' in (
-        german
+    assert (
+        '<span class="dow">Di</span> <span class="dom">3</span> <span class="mon">Mär</span>'
+        in (german)
     )
 
 
-def test_a_client_booking_in_german_gets_german_pages_and_mail(
-    app, client, german_salon, german
-):
+def test_a_client_booking_in_german_gets_german_pages_and_mail(app, client, german_salon, german):
     response = post_booking(client, german_salon, accept_terms="y", accept_policy="y")
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).text
@@ -114,7 +114,7 @@ def test_a_form_error_is_shown_in_the_language(client, german_salon, german):
         data={"csrf_token": csrf_token(page.text), "name": "Mia", "email": "not-an-address"},
     )
     assert response.status_code == 422
-    assert "<html lang=\"de\">" in response.text
+    assert '<html lang="de">' in response.text
     assert "Terms and conditions" not in response.text
 
 
