@@ -101,9 +101,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_templating(app: Flask) -> None:
+    from portal.booking.calendar_cells import register as register_calendar_cells
     from portal.web.formatting import register_filters
 
     register_filters(app)
+    register_calendar_cells(app)
 
 
 def register_scheduler(app: Flask) -> None:

@@ -154,6 +154,15 @@ class Database:
         """Commit the request's work; queued e-mails go out after this succeeds."""
         self.session.commit()
 
+    def read_from_now_on(self) -> None:
+        """Begin the request session's next transaction deferred, after its writes committed.
+
+        For the rest of a write request that only reads (writing the e-mails
+        about what was saved): on SQLite it then no longer holds the write lock
+        every other booking waits for.
+        """
+        self.session.connection(execution_options={SQLITE_BEGIN_OPTION: "DEFERRED"})
+
     @staticmethod
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)

@@ -175,3 +175,53 @@ def test_booking_without_terms_or_policy_needs_no_checkbox(client, salon, sessio
     booking = session.scalars(select(Booking)).one()
     assert booking.consents == []
     assert booking.policy_version is None
+
+
+def test_the_confirmation_is_written_after_the_booking_lets_go_of_the_write_lock(
+    app, client, salon, session, monkeypatch, database_backend
+):
+    import sqlite3
+
+    from portal.booking import mailing
+
+    writing = mailing.confirmation_email
+    other_writer_could_begin = []
+
+    def confirmation_while_another_writer_begins(*args, **kwargs):
+        if database_backend == "sqlite":
+            path = app.config["DATABASE_URL"].removeprefix("sqlite:///")
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")  # fails at once while the lock is held
+                other.execute("ROLLBACK")
+                other_writer_could_begin.append(True)
+            except sqlite3.OperationalError:
+                other_writer_could_begin.append(False)
+            finally:
+                other.close()
+        return writing(*args, **kwargs)
+
+    monkeypatch.setattr(mailing, "confirmation_email", confirmation_while_another_writer_begins)
+    response = post_booking(client, salon, accept_terms="y", accept_policy="y")
+    assert response.status_code == 303
+    assert count_bookings(session) == 1
+    assert len(outbox(app)) == 1
+    if database_backend == "sqlite":
+        assert other_writer_could_begin == [True]
+
+
+def test_a_confirmation_that_cannot_be_written_leaves_the_booking_and_its_page(
+    app, client, salon, session, monkeypatch, caplog
+):
+    from portal.booking import mailing
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("template missing")
+
+    monkeypatch.setattr(mailing, "confirmation_email", broken)
+    response = post_booking(client, salon, accept_terms="y", accept_policy="y")
+    assert response.status_code == 303
+    assert client.get(response.headers["Location"]).status_code == 200
+    assert count_bookings(session) == 1
+    assert outbox(app) == []
+    assert "could not write the confirmation" in caplog.text

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from portal.booking.models import ACTIVE_STATUSES, Booking
@@ -56,6 +56,32 @@ def _local_instant(business: Business, day: date, wall: time) -> datetime:
     return datetime.combine(day, wall, tzinfo=business.tz)
 
 
+# The queries of every slot page, built once: building a statement costs about
+# as much as running it on SQLite (measured: ~55 of ~120 microseconds).
+_BUSY = (
+    select(Booking.provider_id, Booking.start_at, Booking.occupied_until)
+    .where(
+        Booking.provider_id.in_(bindparam("provider_ids", expanding=True)),
+        Booking.start_at >= bindparam("earliest_start"),
+        Booking.start_at < bindparam("end"),
+        Booking.occupied_until > bindparam("start"),
+        Booking.status.in_(ACTIVE_STATUSES),
+    )
+    .order_by(Booking.provider_id, Booking.start_at)
+)
+_BUSY_BUT_ONE = _BUSY.where(Booking.id != bindparam("exclude_booking_id"))
+_HOURS = (
+    select(WorkingHours.provider_id, WorkingHours.weekday, WorkingHours.starts, WorkingHours.ends)
+    .where(WorkingHours.provider_id.in_(bindparam("provider_ids", expanding=True)))
+    .order_by(WorkingHours.starts)
+)
+_DAYS_OFF = select(DayOff.provider_id, DayOff.day).where(
+    DayOff.provider_id.in_(bindparam("provider_ids", expanding=True)),
+    DayOff.day >= bindparam("first_day"),
+    DayOff.day <= bindparam("last_day"),
+)
+
+
 def _busy_intervals(
     session: Session,
     provider_ids: Sequence[int],
@@ -63,16 +89,16 @@ def _busy_intervals(
     end: datetime,
     exclude_booking_id: int | None = None,
 ) -> dict[int, list[tuple[datetime, datetime]]]:
-    query = select(Booking.provider_id, Booking.start_at, Booking.occupied_until).where(
-        Booking.provider_id.in_(provider_ids),
-        Booking.start_at >= start - MAX_OCCUPANCY,
-        Booking.start_at < end,
-        Booking.occupied_until > start,
-        Booking.status.in_(ACTIVE_STATUSES),
-    )
-    if exclude_booking_id is not None:
-        query = query.where(Booking.id != exclude_booking_id)
-    rows = session.execute(query.order_by(Booking.provider_id, Booking.start_at))
+    params = {
+        "provider_ids": list(provider_ids),
+        "earliest_start": start - MAX_OCCUPANCY,
+        "end": end,
+        "start": start,
+    }
+    if exclude_booking_id is None:
+        rows = session.execute(_BUSY, params)
+    else:
+        rows = session.execute(_BUSY_BUT_ONE, {**params, "exclude_booking_id": exclude_booking_id})
     busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for provider_id, busy_start, busy_end in rows:
         busy[provider_id].append((busy_start, busy_end))
@@ -143,24 +169,14 @@ def _load_schedule(
     # Plain tuples, not ORM rows: the scan reads them for every day and provider.
     hours: dict[tuple[int, int], list[tuple[time, time]]] = defaultdict(list)
     for provider_id, weekday, starts, ends in session.execute(
-        select(
-            WorkingHours.provider_id,
-            WorkingHours.weekday,
-            WorkingHours.starts,
-            WorkingHours.ends,
-        )
-        .where(WorkingHours.provider_id.in_(provider_ids))
-        .order_by(WorkingHours.starts)
+        _HOURS, {"provider_ids": provider_ids}
     ):
         hours[(provider_id, weekday)].append((starts, ends))
     days_off = {
         (provider_id, day)
         for provider_id, day in session.execute(
-            select(DayOff.provider_id, DayOff.day).where(
-                DayOff.provider_id.in_(provider_ids),
-                DayOff.day >= first_day,
-                DayOff.day <= last_day,
-            )
+            _DAYS_OFF,
+            {"provider_ids": provider_ids, "first_day": first_day, "last_day": last_day},
         )
     }
     busy = (

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from flask import abort
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.businesses.models import Business
@@ -16,19 +16,26 @@ ANY_PROVIDER = "any"
 #: Larger ids exist nowhere and overflow the database's integer type.
 MAX_ID = 2**31 - 1
 
+# Built once (every page of the flow runs it); the providers come in the same
+# query, as every page of the flow needs them.
+_SERVICE = (
+    select(Service)
+    .options(joinedload(Service.providers))
+    .where(
+        Service.id == bindparam("service_id"),
+        Service.business_id == bindparam("business_id"),
+        Service.active,
+    )
+)
+
 
 def service_or_404(session: Session, business: Business, service_id: int) -> Service:
     if service_id > MAX_ID:
         abort(
             404, description=_("We could not find that service. Please choose one from the list.")
         )
-    # The providers come in the same query: every page of the flow needs them.
     service = (
-        session.scalars(
-            select(Service)
-            .options(joinedload(Service.providers))
-            .where(Service.id == service_id, Service.business_id == business.id, Service.active)
-        )
+        session.scalars(_SERVICE, {"service_id": service_id, "business_id": business.id})
         .unique()
         .one_or_none()
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import (
     Blueprint,
     abort,
@@ -41,6 +43,7 @@ from portal.web.lazy_text import lazy_text as _l
 from portal.web.security import no_referrer
 from portal.web.tenancy import bind_business, current_business
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("booking", __name__, url_prefix="/b/<slug>")
 bind_business(blueprint)
 
@@ -186,8 +189,17 @@ def confirm(service_id: int):
             db.session.rollback()
             form.gift_card_code.errors = [str(refused)]
             return render_template("booking/details.html", **context), 422
-    mailing.send_confirmation(business, booking, token)
     db.commit()
+    # The booking stands. Writing its e-mail (templates, the .ics) takes a third of
+    # this request: done after the commit, it no longer holds up other bookings.
+    db.read_from_now_on()
+    try:
+        mailing.send_confirmation(business, booking, token)
+        db.commit()
+    except Exception:
+        # The client still reaches the manage page; the operator sees why no mail went.
+        log.exception("could not write the confirmation of booking %s", booking.id)
+        db.session.rollback()
     flash("confirmed")
     return redirect(url_for("booking.manage", token=token), code=303)
 

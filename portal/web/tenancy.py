@@ -2,7 +2,7 @@
 
 from flask import Blueprint, abort, g
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from portal.businesses.models import Business
 from portal.businesses.service import SLUG_PATTERN
@@ -48,15 +48,19 @@ def business_in_url() -> Business | None:
     return g.business
 
 
+# Built once: every public page runs it, and building costs about as much as running.
+_BUSINESS_WITH_SETTINGS = (
+    select(Business, ComplianceSettings)
+    .outerjoin(ComplianceSettings, ComplianceSettings.business_id == Business.id)
+    .where(Business.slug == bindparam("slug"))
+)
+
+
 def _business_with_settings(slug: str) -> Business | None:
     """The business and, in the same query, its compliance settings (every page asks)."""
     if not SLUG_PATTERN.match(slug):
         return None
-    row = db.session.execute(
-        select(Business, ComplianceSettings)
-        .outerjoin(ComplianceSettings, ComplianceSettings.business_id == Business.id)
-        .where(Business.slug == slug)
-    ).first()
+    row = db.session.execute(_BUSINESS_WITH_SETTINGS, {"slug": slug}).first()
     if row is None:
         return None
     business, settings = row

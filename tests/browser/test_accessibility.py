@@ -119,11 +119,10 @@ def test_a_booking_can_be_made_and_cancelled_with_the_keyboard_alone(page, porta
     expect(page.get_by_role("heading", name="Choose a time", exact=True)).to_be_visible()
 
     # Friday: tab through the calendar to the day, then to its first free time.
-    tab_to(page, page.get_by_role("listitem").filter(has_text="Fri 6 Mar"))
+    friday = page.get_by_role("list", name="Days").get_by_role("link", name="Fri 6 Mar")
+    tab_to(page, friday)
     page.keyboard.press("Enter")
-    expect(page.get_by_role("listitem").filter(has_text="Fri 6 Mar")).to_have_attribute(
-        "aria-current", "date"
-    )
+    expect(friday).to_have_attribute("aria-current", "date")
     tab_to(page, page.locator(".slots").get_by_role("link").first)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Your details")).to_be_visible()
@@ -151,3 +150,28 @@ def test_a_booking_can_be_made_and_cancelled_with_the_keyboard_alone(page, porta
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Your booking is cancelled")).to_be_visible()
     assert page_errors(console) == []
+
+
+@pytest.mark.parametrize("viewport", ["narrow"])
+def test_the_client_pages_fit_a_320_pixel_screen(page, portal, viewport, shot):
+    """Nothing is wider than the screen: no sideways scrolling, no cut-off buttons."""
+    service = portal.ids["service"]
+    page.goto("/b/salon/")
+    pages = {
+        "services": lambda: page.goto("/b/salon/"),
+        "choose-time": lambda: page.goto(f"/b/salon/services/{service}?day=2026-03-04"),
+        "details": lambda: (
+            page.get_by_role("list", name="Free times").get_by_role("link").first.click()
+        ),
+        "terms": lambda: page.goto("/b/salon/terms"),
+        "staff-sign-in": lambda: page.goto("/staff/login"),
+    }
+    too_wide = {}
+    for name, open_page in pages.items():
+        open_page()
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        shot(f"narrow-{name}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 320:
+            too_wide[name] = width
+    assert too_wide == {}
