@@ -5,13 +5,15 @@ Builds a throwaway database with the demo business (SQLite by default, or
 and for ``bench/bare_app.py``, and drives both with ``wrk`` (installed with
 apt when missing): the services page, a slot page, and the bare page. The
 booking POST is driven by Python clients, each booking a different free
-slot, since every successful booking changes what is free.
+slot, since every successful booking changes what is free. The pages are
+measured in rounds that alternate between the targets; each figure is the
+median over the rounds.
 
 Prints req/s, p50 and p99 per target, then as its last line
 ``services_ratio=<portal/bare> slots_ratio=<..> booking_rps=<..> errors=<n>``.
 Targets: services >= 0.5, slots >= 0.3, p99 < 100 ms at 50 connections, 0 errors.
 
-Run: ``.venv/bin/python bench/load.py [--duration 10] [--connections 50]``.
+Run: ``.venv/bin/python bench/load.py [--rounds 3] [--duration 5] [--connections 50]``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,6 +120,13 @@ def parse_latency(value: str) -> float:
     """wrk's '1.23ms' / '450.00us' / '1.02s' in milliseconds."""
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Per figure, the median over the rounds; errors add up."""
+    merged = {key: statistics.median(run[key] for run in runs) for key in ("rps", "p50", "p99")}
+    merged["errors"] = sum(run["errors"] for run in runs)
+    return merged
 
 
 def run_wrk(wrk: str, url: str, duration: int, connections: int) -> dict[str, float]:
@@ -237,7 +247,8 @@ def drive_bookings(base: str, links: list[str], clients: int) -> dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per page, alternating")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--bookings", type=int, default=200, help="booking POSTs to send")
@@ -267,13 +278,18 @@ def main() -> None:
         status, services_page, _ = get(portal_url, "/b/demo/")
         assert status == 200, status
         service_id = int(SERVICE_LINK.search(services_page).group(1))
-        results = {
-            "bare": run_wrk(wrk, f"{bare_url}/", args.duration, args.connections),
-            "services": run_wrk(wrk, f"{portal_url}/b/demo/", args.duration, args.connections),
-            "slots": run_wrk(
-                wrk, f"{portal_url}/b/demo/services/{service_id}", args.duration, args.connections
-            ),
+        targets = {
+            "bare": f"{bare_url}/",
+            "services": f"{portal_url}/b/demo/",
+            "slots": f"{portal_url}/b/demo/services/{service_id}",
         }
+        # Rounds alternate the targets, so a slow spell of a shared machine
+        # weighs on all of them alike; each figure is the median of its rounds.
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+        for _round in range(args.rounds):
+            for name, url in targets.items():
+                rounds[name].append(run_wrk(wrk, url, args.duration, args.connections))
+        results = {name: median_run(runs) for name, runs in rounds.items()}
         links = free_slot_links(portal_url, service_id, args.bookings)
         results["booking"] = drive_bookings(portal_url, links, args.booking_clients)
         for name, result in results.items():

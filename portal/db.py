@@ -10,6 +10,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from portal.sqlite_turns import TurnTakingConnection, lock_path_for
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -65,10 +67,21 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    lock_path = lock_path_for(engine.url.database)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        dbapi_connection = connection.connection.dbapi_connection
+        takes_turn = mode == "IMMEDIATE" and lock_path is not None
+        if takes_turn:
+            dbapi_connection.take_turn(lock_path)
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except Exception:
+            if takes_turn:
+                dbapi_connection.end_turn()
+            raise
 
 
 _CACHE_KEY = "portal_transaction_cache"
@@ -95,7 +108,14 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
     copying it, which would trip over the references to it.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": 30,
+                "factory": TurnTakingConnection,
+            },
+        )
         _configure_sqlite(engine, foreign_keys=foreign_keys)
         return engine
     return create_engine(url, pool_pre_ping=True)

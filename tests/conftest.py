@@ -6,6 +6,7 @@ import itertools
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,18 +112,27 @@ def migrated_template(tmp_path_factory, database_backend, request):
     return PG_TEMPLATE
 
 
-@pytest.fixture
-def database_url(tmp_path, migrated_template, database_backend, request):
-    """The URL of a migrated database of this test's own."""
+@contextmanager
+def migrated_database(directory: Path, migrated_template, database_backend, request):
+    """A copy of the migrated template (a file in ``directory``, or a new PostgreSQL database)."""
     if database_backend == "sqlite":
-        db_path = tmp_path / "portal.db"
+        db_path = directory / "portal.db"
         shutil.copy(migrated_template, db_path)
         yield f"sqlite:///{db_path}"
         return
     admin = request.getfixturevalue("postgres_admin")
     name = _new_postgres_database(admin, migrated_template)
-    yield request.getfixturevalue("postgres_server").url(name)
-    _drop_postgres_database(admin, name)
+    try:
+        yield request.getfixturevalue("postgres_server").url(name)
+    finally:
+        _drop_postgres_database(admin, name)
+
+
+@pytest.fixture
+def database_url(tmp_path, migrated_template, database_backend, request):
+    """The URL of a migrated database of this test's own."""
+    with migrated_database(tmp_path, migrated_template, database_backend, request) as url:
+        yield url
 
 
 @pytest.fixture

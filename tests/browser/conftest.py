@@ -8,7 +8,6 @@ time; ``portal.move_clock_to()`` moves it between two clicks.
 
 from __future__ import annotations
 
-import shutil
 import time
 import urllib.request
 
@@ -25,8 +24,7 @@ from tests.conftest import (
     NOW,
     OWNER_EMAIL,
     OWNER_PASSWORD,
-    _drop_postgres_database,
-    _new_postgres_database,
+    migrated_database,
 )
 from tests.factories import enable_policy, enable_terms, make_business, make_provider, make_service
 from tests.gunicorn_server import Gunicorn
@@ -69,15 +67,9 @@ def browser():
 @pytest.fixture(scope="module")
 def module_database_url(tmp_path_factory, migrated_template, database_backend, request):
     """A migrated database for one test module (its server keeps it for all its tests)."""
-    if database_backend == "sqlite":
-        path = tmp_path_factory.mktemp("browser-db") / "portal.db"
-        shutil.copy(migrated_template, path)
-        yield f"sqlite:///{path}"
-        return
-    admin = request.getfixturevalue("postgres_admin")
-    name = _new_postgres_database(admin, migrated_template)
-    yield request.getfixturevalue("postgres_server").url(name)
-    _drop_postgres_database(admin, name)
+    directory = tmp_path_factory.mktemp("browser-db")
+    with migrated_database(directory, migrated_template, database_backend, request) as url:
+        yield url
 
 
 def arrange_salon(session) -> dict[str, int]:
