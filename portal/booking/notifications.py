@@ -67,6 +67,24 @@ def _when(business: Business, booking: Booking) -> str:
     return f"{format_date(start.date(), pattern, locale=language)} {start:%H:%M}"
 
 
+def _attach_calendar(
+    message: EmailMessage,
+    business: Business,
+    booking: Booking,
+    manage_url: str | None,
+    *,
+    cancelled: bool,
+) -> None:
+    """Attach the booking's .ics: PUBLISH for a booking that stands, CANCEL for one that went."""
+    message.add_attachment(
+        _calendar(business, booking, manage_url, cancelled=cancelled),
+        maintype="text",
+        subtype="calendar",
+        filename="cancellation.ics" if cancelled else "booking.ics",
+        params={"method": "CANCEL" if cancelled else "PUBLISH"},
+    )
+
+
 def _what(business: Business, booking: Booking) -> str:
     """What a subject line names: the service, or only the business in HIPAA mode."""
     return business.name if phi_free(business) else booking.service.name
@@ -108,13 +126,7 @@ def confirmation_email(
             manage_url=manage_url,
         )
     )
-    message.add_attachment(
-        _calendar(business, booking, manage_url, cancelled=False),
-        maintype="text",
-        subtype="calendar",
-        filename="booking.ics",
-        params={"method": "PUBLISH"},
-    )
+    _attach_calendar(message, business, booking, manage_url, cancelled=False)
     return message
 
 
@@ -129,13 +141,7 @@ def cancellation_email(
     )
     message = _message(business, booking, sender, subject)
     message.set_content(_body("booking/email/cancellation.txt", business=business, booking=booking))
-    message.add_attachment(
-        _calendar(business, booking, manage_url, cancelled=True),
-        maintype="text",
-        subtype="calendar",
-        filename="cancellation.ics",
-        params={"method": "CANCEL"},
-    )
+    _attach_calendar(message, business, booking, manage_url, cancelled=True)
     return message
 
 
@@ -155,13 +161,7 @@ def decision_email(business: Business, booking: Booking, sender: str) -> EmailMe
             booking=booking,
         )
     )
-    message.add_attachment(
-        _calendar(business, booking, None, cancelled=not approved),
-        maintype="text",
-        subtype="calendar",
-        filename="booking.ics" if approved else "cancellation.ics",
-        params={"method": "PUBLISH" if approved else "CANCEL"},
-    )
+    _attach_calendar(message, business, booking, None, cancelled=not approved)
     return message
 
 
@@ -183,11 +183,5 @@ def rescheduled_email(
             manage_url=manage_url,
         )
     )
-    message.add_attachment(
-        _calendar(business, booking, manage_url, cancelled=False),
-        maintype="text",
-        subtype="calendar",
-        filename="booking.ics",
-        params={"method": "PUBLISH"},
-    )
+    _attach_calendar(message, business, booking, manage_url, cancelled=False)
     return message
