@@ -231,6 +231,8 @@ def outbox(app) -> list[Path]:
 
 OWNER_EMAIL = "owner@salon.example"
 OWNER_PASSWORD = "plum orchard lantern 42"
+STAFF_EMAIL = "sam@salon.example"
+STAFF_PASSWORD = "copper kettle meadow 17"
 
 
 @pytest.fixture
@@ -248,6 +250,32 @@ def owner(session, salon):
     )
     session.commit()
     return user
+
+
+@pytest.fixture
+def colleague(session, salon):
+    """A staff member of the salon who is not the owner."""
+    from portal.accounts.service import create_staff_user
+
+    user = create_staff_user(
+        session, salon.business, email=STAFF_EMAIL, password=STAFF_PASSWORD, role="staff"
+    )
+    session.commit()
+    return user
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    """The test client, signed in as the salon's owner."""
+    assert sign_in(client).status_code in (302, 303)
+    return client
+
+
+@pytest.fixture
+def staff_client(client, colleague):
+    """The test client, signed in as a staff member who is not the owner."""
+    assert sign_in(client, STAFF_EMAIL, STAFF_PASSWORD).status_code in (302, 303)
+    return client
 
 
 def sign_in(client, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD):

@@ -10,12 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.accounts.service import create_staff_user
 from portal.audit.models import AuditEvent
 from portal.booking.models import CANCELLED, CONFIRMED, Booking, Client
 from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
-from tests.conftest import OWNER_PASSWORD, csrf_token, sign_in
+from tests.conftest import csrf_token
 from tests.factories import make_business, make_provider, make_service
 
 #: The day after the frozen clock's Monday: a Tuesday with 09:00-17:00 hours.
@@ -24,7 +23,6 @@ WEDNESDAY = date(2026, 3, 4)
 #: Before the frozen clock (Monday 2 March 2026, 07:00 in Berlin).
 LAST_WEEK = datetime(2026, 2, 24, 9, 0, tzinfo=UTC)
 NEXT_WEEK = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
-STAFF_EMAIL = "sam@salon.example"
 SLOT_PATTERN = re.compile(r'class="slot" href="[^"]*">(\d\d:\d\d)</a>')
 NINE_TO_FIVE = [f"{hour:02d}:{minute:02d}" for hour in range(9, 17) for minute in (0, 30)]
 
@@ -32,24 +30,6 @@ _emails = itertools.count()
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def owner_client(client, owner):
-    """A test client signed in as the salon's owner."""
-    assert sign_in(client).status_code in (302, 303)
-    return client
-
-
-@pytest.fixture
-def staff_client(client, session, salon):
-    """A test client signed in as a staff member who is not the owner."""
-    create_staff_user(
-        session, salon.business, email=STAFF_EMAIL, password=OWNER_PASSWORD, role="staff"
-    )
-    session.commit()
-    assert sign_in(client, STAFF_EMAIL, OWNER_PASSWORD).status_code in (302, 303)
-    return client
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.accounts.models import ClientAccount, SecuritySettings
-from portal.accounts.service import create_staff_user
 from portal.audit.models import AuditEvent
 from portal.booking.models import Booking, BookingEvent, Client
 from portal.clients.service import note_client_event
-from tests.conftest import NOW, csrf_token, sign_in
+from tests.conftest import NOW, STAFF_EMAIL, STAFF_PASSWORD, csrf_token, sign_in
 from tests.factories import make_business, make_provider, make_service
 
 #: Tuesday 3 March 2026, 10:00 and 11:00 in Berlin: bookable from NOW, cancellable until
@@ -25,8 +24,6 @@ LATER_SLOT_PARAM = "2026-03-03T10:00Z"
 TOO_LATE = SLOT - timedelta(hours=23)
 DETAILS = {"name": "Mia Example", "email": "mia@example.com", "phone": "+49 30 1234567"}
 CONSENTS = {"accept_terms": "y", "accept_policy": "y"}
-STAFF_EMAIL = "sam@salon.example"
-STAFF_PASSWORD = "copper kettle meadow 17"
 CONTACT = "Please contact Salon Test to book."
 ACCOUNT_PASSWORD = "violet harbor tundra 58"
 
@@ -39,16 +36,6 @@ def staff(client, owner):
     """The owner, signed in."""
     assert sign_in(client).status_code in (302, 303)
     return owner
-
-
-@pytest.fixture
-def colleague(session, salon):
-    """A staff member who is not the owner."""
-    user = create_staff_user(
-        session, salon.business, email=STAFF_EMAIL, password=STAFF_PASSWORD, role="staff"
-    )
-    session.commit()
-    return user
 
 
 @pytest.fixture

@@ -135,3 +135,27 @@ def test_staff_of_a_german_business_see_german(client, owner, session, german):
     response = sign_in(client)
     dashboard = client.get(response.headers["Location"]).text
     assert '<html lang="de">' in dashboard
+
+
+def test_staff_actions_email_the_client_in_the_business_language(
+    app, client, german_salon, owner, session, german
+):
+    from sqlalchemy import select
+
+    from portal.booking.models import Booking
+    from tests.test_schedule import post_form
+
+    post_booking(client, german_salon, accept_terms="y", accept_policy="y")
+    booking_id = session.scalars(select(Booking.id)).one()
+    # The owner works in English; the client of a German business reads German.
+    client.get("/staff/login?lang=en")
+    sign_in(client)
+    detail = f"/staff/bookings/{booking_id}"
+    assert '<html lang="en">' in client.get(detail).text
+    response = post_form(client, detail, f"{detail}/cancel", reason="Alex ist krank.")
+    assert response.status_code == 303
+
+    cancellation = email.message_from_bytes(outbox(app)[-1].read_bytes())
+    body = cancellation.get_payload()[0].get_payload(decode=True).decode()
+    assert "Dienstag, 3. März 2026" in body
+    assert german("Booking cancelled: %(what)s, %(when)s").split(":")[0] in cancellation["Subject"]

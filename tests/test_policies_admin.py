@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
-from portal.accounts.service import create_staff_user
 from portal.audit.models import AuditEvent
 from portal.booking.models import Booking, BookingConsent
 from portal.businesses.models import Business
@@ -21,12 +20,11 @@ from portal.policies.service import (
     publish_policy,
     reschedule_rule,
 )
-from tests.conftest import OWNER_PASSWORD, csrf_token, sign_in
+from tests.conftest import csrf_token
 from tests.test_flow import DETAILS, booking_url
 
 TERMS_URL = "/staff/terms"
 POLICY_URL = "/staff/cancellation-policy"
-STAFF_EMAIL = "sam@salon.example"
 
 #: What the owner's policy form sends when nothing is changed from the salon's version 1.
 POLICY_V1 = {
@@ -56,22 +54,6 @@ HOSTILE = (
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def owner_client(client, owner):
-    assert sign_in(client).status_code in (302, 303)
-    return client
-
-
-@pytest.fixture
-def staff_client(client, session, salon):
-    create_staff_user(
-        session, salon.business, email=STAFF_EMAIL, password=OWNER_PASSWORD, role="staff"
-    )
-    session.commit()
-    assert sign_in(client, STAFF_EMAIL, OWNER_PASSWORD).status_code in (302, 303)
-    return client
 
 
 def submit(client, url: str, data: dict):

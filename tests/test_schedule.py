@@ -10,12 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.accounts.service import create_staff_user
 from portal.audit.models import AuditEvent
 from portal.booking.models import Booking, BookingEvent, Client
 from portal.policies.service import publish_terms
 from portal.schedule.service import weekly_activity
-from tests.conftest import NOW, csrf_token, outbox, sign_in
+from tests.conftest import NOW, STAFF_EMAIL, STAFF_PASSWORD, csrf_token, outbox, sign_in
 from tests.factories import make_business, make_provider, make_service
 
 #: Tuesday 3 March 2026, 10:00 in Berlin: a slot clients can book at NOW.
@@ -23,8 +22,6 @@ SLOT = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 SLOT_PARAM = "2026-03-03T09:00Z"
 DETAILS = {"name": "Mia Example", "email": "mia@example.com", "phone": "+49 30 1234567"}
 CONSENTS = {"accept_terms": "y", "accept_policy": "y"}
-STAFF_EMAIL = "sam@salon.example"
-STAFF_PASSWORD = "copper kettle meadow 17"
 
 
 def utc(*args) -> datetime:
@@ -106,16 +103,6 @@ def staff(client, owner):
     """The owner, signed in."""
     assert sign_in(client).status_code in (302, 303)
     return owner
-
-
-@pytest.fixture
-def colleague(session, salon):
-    """A staff member who is not the owner."""
-    user = create_staff_user(
-        session, salon.business, email=STAFF_EMAIL, password=STAFF_PASSWORD, role="staff"
-    )
-    session.commit()
-    return user
 
 
 @pytest.fixture

@@ -24,12 +24,8 @@ from wtforms.validators import (
 )
 
 from portal.accounts.password_rules import MAX_LENGTH
+from portal.web.forms import strip_blanks
 from portal.web.lazy_text import lazy_text as _l
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
 
 EMAIL_VALIDATORS = [
     DataRequired(_l("Please enter your e-mail address.")),
@@ -57,7 +53,7 @@ def new_password_fields():
 
 
 class SignInForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[_strip])
+    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[strip_blanks])
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(_l("Please enter your password.")), Length(max=4096)],
@@ -79,7 +75,7 @@ class EnrolForm(FlaskForm):
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[_strip])
+    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[strip_blanks])
 
 
 class SetPasswordForm(FlaskForm):
@@ -97,7 +93,7 @@ class InviteForm(FlaskForm):
     name = StringField(
         _l("Name"), validators=[DataRequired(_l("Please enter a name.")), Length(max=200)]
     )
-    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[_strip])
+    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[strip_blanks])
     role = SelectField(
         _l("Role"), choices=[SelectChoice("staff", _l("Staff")), SelectChoice("owner", _l("Owner"))]
     )
@@ -113,7 +109,7 @@ class SignUpForm(FlaskForm):
     name = StringField(
         _l("Your name"), validators=[DataRequired(_l("Please enter your name.")), Length(max=200)]
     )
-    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[_strip])
+    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[strip_blanks])
     phone = TelField(_l("Phone (optional)"), validators=[Length(max=40)])
     password, confirm = new_password_fields()
 

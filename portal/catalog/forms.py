@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput, TimeInput
 
 from portal.catalog import admin
+from portal.web.forms import strip_blanks
 from portal.web.lazy_text import lazy_text as _l
 
 PRICE_PATTERN = re.compile(r"(\d{1,7})(?:[.,](\d{1,2}))?\Z")
@@ -139,10 +140,6 @@ class ChecklistField(SelectMultipleField):
         )
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 def _in(limit: admin.Limit) -> NumberRange:
     return NumberRange(limit.low, limit.high, limit.message)
 
@@ -150,7 +147,7 @@ def _in(limit: admin.Limit) -> NumberRange:
 class BusinessForm(FlaskForm):
     name = StringField(
         _l("Business name"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the business name.")),
             Length(max=200, message=_l("Keep the name under 200 characters.")),
@@ -158,7 +155,7 @@ class BusinessForm(FlaskForm):
     )
     timezone = StringField(
         _l("Timezone"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter a timezone, like Europe/Berlin.")),
             Length(max=64, message=_l("Use an IANA name like Europe/Berlin.")),
@@ -200,7 +197,7 @@ class BusinessForm(FlaskForm):
 class ServiceForm(FlaskForm):
     name = StringField(
         _l("Name"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the service's name.")),
             Length(max=200, message=_l("Keep the name under 200 characters.")),
@@ -233,7 +230,7 @@ class ServiceForm(FlaskForm):
 class ProviderForm(FlaskForm):
     name = StringField(
         _l("Name"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the provider's name.")),
             Length(max=200, message=_l("Keep the name under 200 characters.")),
@@ -309,6 +306,6 @@ class DayOffForm(FlaskForm):
     day = DayField(_l("Day"), required_message=_l("Please enter the day, like 2026-03-14."))
     note = StringField(
         _l("Note (optional)"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[Length(max=200, message=_l("Keep the note under 200 characters."))],
     )

@@ -7,13 +7,10 @@ from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, StopValidation
 
 from portal.clients.service import AUTO_BLOCK_MAX, BOOKING_LIMIT_MAX, MAX_QUERY_LENGTH
+from portal.web.forms import strip_blanks
 from portal.web.lazy_text import lazy_text as _l
 
 REASON_MAX = 500
-
-
-def _strip(value) -> str:
-    return (value or "").strip()
 
 
 class SearchForm(FlaskForm):
@@ -24,7 +21,7 @@ class SearchForm(FlaskForm):
 
     q = StringField(
         _l("Search by name, e-mail or phone"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[
             Length(
                 max=MAX_QUERY_LENGTH,
@@ -37,7 +34,7 @@ class SearchForm(FlaskForm):
 class BlockForm(FlaskForm):
     reason = TextAreaField(
         _l("Reason (staff see it; the client is only asked to contact you)"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please say why the client is blocked, for your colleagues.")),
             Length(

@@ -26,15 +26,11 @@ from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
 from portal.clients.forms import ClientRulesFields
 from portal.web.formatting import iso_utc, local_time, short_date
+from portal.web.forms import strip_blanks
 from portal.web.lazy_text import lazy_text as _l
 
 REASON_MAX = 500
 REASON_TOO_LONG = _l("The reason may have at most %(num)d characters.", num=REASON_MAX)
-
-
-def _strip(value) -> str:
-    """Text without surrounding blanks; a field the browser did not send is empty."""
-    return (value or "").strip()
 
 
 class ActionForm(FlaskForm):
@@ -46,7 +42,7 @@ class ActionForm(FlaskForm):
 class CancelForm(ActionForm):
     reason = TextAreaField(
         _l("Reason (the client reads it in the cancellation e-mail)"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please give a reason for the cancellation; the client will read it.")),
             Length(max=REASON_MAX, message=REASON_TOO_LONG),
@@ -57,7 +53,7 @@ class CancelForm(ActionForm):
 class DeclineForm(ActionForm):
     reason = TextAreaField(
         _l("Reason (optional, sent to the client)"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[Length(max=REASON_MAX, message=REASON_TOO_LONG)],
     )
 
@@ -140,7 +136,7 @@ class StaffBookingForm(FlaskForm):
     start = RadioField(_l("Time"), validate_choice=False)
     name = StringField(
         _l("Client's name"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the client's name.")),
             Length(max=200, message=_l("The name may have at most 200 characters.")),
@@ -148,14 +144,14 @@ class StaffBookingForm(FlaskForm):
     )
     email = EmailField(
         _l("Client's e-mail"),
-        filters=[_strip],
+        filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the client's e-mail address for the confirmation.")),
             Length(max=254, message=_l("That e-mail address is too long.")),
             Email(_l("Please enter a valid e-mail address, like name@example.com.")),
         ],
     )
-    phone = TelField(_l("Client's phone (optional)"), filters=[_strip])
+    phone = TelField(_l("Client's phone (optional)"), filters=[strip_blanks])
 
     def __init__(self, *args, slots: list[Slot], business: Business, **kwargs) -> None:
         super().__init__(*args, **kwargs)

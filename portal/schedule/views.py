@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required, staff_required
@@ -157,10 +156,8 @@ def cancel(booking_id: int):
         schedule.cancel_by_staff(db.session, booking, g.staff, form.reason.data, utcnow(), origin())
     except schedule.ScheduleError as error:
         return _refused(booking, error)
-    business = _business()
-    # Staff act, the client reads: the e-mail speaks the business's language.
-    with force_locale(business.locale):
-        mailing.send_cancellation(business, booking, None)
+    # Staff act, the client reads: mailing writes it in the business's language.
+    mailing.send_cancellation(_business(), booking, None)
     db.commit()
     flash(_("The booking is cancelled and %(email)s is told why.", email=booking.client.email))
     return redirect(_back(booking, form), code=303)
@@ -177,7 +174,7 @@ def approve(booking_id: int):
         schedule.approve(db.session, booking, g.staff, utcnow(), origin())
     except schedule.ScheduleError as error:
         return _refused(booking, error)
-    _send_decision(booking)
+    mailing.send_decision(_business(), booking)
     db.commit()
     flash(
         _(
@@ -199,7 +196,7 @@ def decline(booking_id: int):
         schedule.decline(db.session, booking, g.staff, form.reason.data, utcnow(), origin())
     except schedule.ScheduleError as error:
         return _refused(booking, error)
-    _send_decision(booking)
+    mailing.send_decision(_business(), booking)
     db.commit()
     flash(
         _(
@@ -208,13 +205,6 @@ def decline(booking_id: int):
         )
     )
     return redirect(_back(booking, form), code=303)
-
-
-def _send_decision(booking) -> None:
-    """E-mail the client staff's decision, in the business's language."""
-    business = _business()
-    with force_locale(business.locale):
-        mailing.send_decision(business, booking)
 
 
 @blueprint.post("/bookings/<int:booking_id>/no-show")
@@ -291,8 +281,7 @@ def _book_for_client(business, search, form, now):
         )
         form = _keep_input(form, slots, business)
         return _render_new(business, search, form, slots, True, 409)
-    with force_locale(business.locale):
-        mailing.send_confirmation(business, booking, token)
+    mailing.send_confirmation(business, booking, token)
     db.commit()
     flash(
         _(
