@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from portal.sqlite_turns import TurnTakingConnection, lock_path_for
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -121,14 +125,42 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-class Database:
-    """Binds one engine and a request-scoped session to a Flask app.
+def writes(view):
+    """Declare that ``view`` changes data.
 
-    Requests that may write (anything but GET, HEAD and OPTIONS) get a session
-    whose SQLite transactions start with ``BEGIN IMMEDIATE``: the write lock is
-    held from the first statement, so a check and the insert that depends on it
-    cannot interleave with another writer. On PostgreSQL the option is ignored
-    and row locks do that job.
+    Its request's transaction takes SQLite's write lock at BEGIN (``BEGIN
+    IMMEDIATE``), so a check and the insert that depends on it cannot
+    interleave with another writer. Every view that accepts a POST says so
+    (``tests/test_unit_of_work.py`` checks the route table); a view that only
+    reads and must record something uses ``Database.record`` instead.
+    """
+    view.portal_writes = True
+    return view
+
+
+def _declared_writer() -> bool:
+    if not has_request_context() or request.endpoint is None:
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    # TRANSITION: until every view is declared, an undeclared POST still writes.
+    return getattr(view, "portal_writes", request.method not in SAFE_METHODS)
+
+
+class Database:
+    """Binds one engine and a request-scoped unit of work to a Flask app.
+
+    One request, one transaction, committed in one place: after the view (or a
+    request hook that answers instead of it) returns, ``_finish`` writes what
+    ``record`` was given, commits, then runs the work ``after_commit`` was
+    given (sending e-mail). A view or hook that raises leaves nothing: the
+    transaction is rolled back before the error page is rendered. Views and
+    hooks never call ``commit()`` or ``rollback()``; domain functions flush and
+    raise, and a refusal that must leave a trace (a late cancellation) is
+    recorded by the domain and returned as a page, not raised.
+
+    Views declared with ``@writes`` get a session whose SQLite transactions
+    begin ``IMMEDIATE``; on PostgreSQL the option is ignored and row locks do
+    that job.
     """
 
     def __init__(self) -> None:
@@ -144,10 +176,25 @@ class Database:
         self._readers = sessionmaker(self.engine, expire_on_commit=False)
         self._writers = sessionmaker(writer_engine, expire_on_commit=False)
         app.extensions["portal_db"] = self
+        self._wrap_dispatch(app)
         # Close after each request, and after app contexts used outside requests
         # (an app context may outlive several requests, as in tests).
         app.teardown_request(self._close_session)
         app.teardown_appcontext(self._close_session)
+
+    def _wrap_dispatch(self, app: Flask) -> None:
+        """Make the view and the request hooks one unit of work (see the class docstring)."""
+        preprocess, dispatch = app.preprocess_request, app.dispatch_request
+
+        def preprocess_request():
+            answer = self._unit_of_work(preprocess)
+            return answer if answer is None else self._finish(answer)
+
+        def dispatch_request():
+            return self._finish(self._unit_of_work(dispatch))
+
+        app.preprocess_request = preprocess_request
+        app.dispatch_request = dispatch_request
 
     def dispose_all(self) -> None:
         """Close the connection pools of every app this object was bound to (tests, CLI)."""
@@ -158,8 +205,7 @@ class Database:
     def session(self) -> Session:
         """The session of the current app context, opened on first use."""
         if "db_session" not in g:
-            writes = has_request_context() and request.method not in SAFE_METHODS
-            g.db_session = (self._writers if writes else self._readers)()
+            g.db_session = (self._writers if _declared_writer() else self._readers)()
         return g.db_session
 
     def reader(self) -> Session:
@@ -170,18 +216,74 @@ class Database:
         """A new session that takes the write lock at BEGIN (for CLI jobs and tests)."""
         return self._writers()
 
-    def commit(self) -> None:
-        """Commit the request's work; queued e-mails go out after this succeeds."""
+    def commit(self) -> None:  # TRANSITION: removed once no view commits
         self.session.commit()
 
-    def read_from_now_on(self) -> None:
-        """Begin the request session's next transaction deferred, after its writes committed.
-
-        For the rest of a write request that only reads (writing the e-mails
-        about what was saved): on SQLite it then no longer holds the write lock
-        every other booking waits for.
-        """
+    def read_from_now_on(self) -> None:  # TRANSITION
         self.session.connection(execution_options={SQLITE_BEGIN_OPTION: "DEFERRED"})
+
+    def record(self, write: Callable[[Session], object]) -> None:
+        """Have ``write(session)`` run when the request's unit of work ends well.
+
+        The one path for a request that reads and must still record
+        something: the audit event of a page view or an export, the touch of
+        a sign-in session. In a writing request it joins the transaction; in a
+        reading one it runs in a short write transaction after the reads, so a
+        GET never holds SQLite's write lock while it renders.
+        """
+        g.setdefault("db_records", []).append(write)
+
+    def after_commit(self, job: Callable[[], object]) -> None:
+        """Run ``job`` once the request's changes are committed (and never if they are not).
+
+        For e-mail: it may read (the session then begins a deferred
+        transaction, so it holds no write lock) but what it writes is lost.
+        """
+        g.setdefault("db_after_commit", []).append(job)
+
+    def _unit_of_work(self, step: Callable[[], object]):
+        try:
+            return step()
+        except BaseException:
+            # Undo before the error page renders: it reads in a clean transaction.
+            self._discard()
+            raise
+
+    def _finish(self, answer):
+        records = g.pop("db_records", [])
+        jobs = g.pop("db_after_commit", [])
+        session = g.get("db_session")
+        if session is None and not records:
+            return answer
+        session = self.session
+        try:
+            if records and not _declared_writer():
+                session.commit()  # end the reads; the records take the write lock briefly
+                session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            for write in records:
+                write(session)
+            session.commit()
+        except BaseException:
+            self._discard()
+            raise
+        if jobs:
+            session.connection(execution_options={SQLITE_BEGIN_OPTION: "DEFERRED"})
+            for job in jobs:
+                try:
+                    job()
+                except Exception:
+                    # The changes stand; the operator sees what did not follow them.
+                    log.exception("work after the commit failed")
+            session.rollback()
+        return answer
+
+    @staticmethod
+    def _discard() -> None:
+        g.pop("db_records", None)
+        g.pop("db_after_commit", None)
+        session = g.get("db_session")
+        if session is not None:
+            session.rollback()
 
     @staticmethod
     def _close_session(_exc: BaseException | None) -> None:
