@@ -30,9 +30,10 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from portal.booking.availability import free_slots
-from portal.booking.models import CANCELLED, CONFIRMED, Booking, Client
+from portal.booking.models import CANCELLED, CONFIRMED, Booking
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service, WorkingHours
+from portal.clients.models import Client
 from portal.db import make_engine
 from portal.migrate import upgrade
 

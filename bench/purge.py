@@ -45,9 +45,10 @@ def load(url: str, size: int = SIZE) -> int:
     from sqlalchemy import insert
     from sqlalchemy.orm import Session
 
-    from portal.booking.models import Booking, BookingConsent, Client
+    from portal.booking.models import Booking, BookingConsent
     from portal.businesses.models import Business
     from portal.catalog.models import Provider, Service, WorkingHours
+    from portal.clients.models import Client
     from portal.db import make_engine
     from portal.migrate import upgrade
     from portal.policies.service import publish_terms

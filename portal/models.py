@@ -9,9 +9,10 @@ from portal.accounts.models import (
     UserSession,
 )
 from portal.audit.models import AuditCheckpoint, AuditEvent
-from portal.booking.models import Booking, BookingConsent, BookingEvent, Client
+from portal.booking.models import Booking, BookingConsent, BookingEvent
 from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
+from portal.clients.models import Client
 from portal.db import Base
 from portal.features import BusinessFeature
 from portal.giftcards.models import GiftCard, GiftCardRedemption

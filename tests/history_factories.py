@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from portal.booking.models import Booking, BookingConsent, BookingEvent, Client
+from portal.booking.models import Booking, BookingConsent, BookingEvent
+from portal.clients.models import Client
 from portal.features import GIFT_CARDS, set_feature
 from portal.retention.models import RetentionSettings
 

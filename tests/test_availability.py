@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from portal.booking.availability import BookingWindow, calendar, free_slots, slots_on
-from portal.booking.models import CANCELLED, CONFIRMED, PENDING, Booking, Client
+from portal.booking.models import CANCELLED, CONFIRMED, PENDING, Booking
+from portal.clients.models import Client
 from portal.clock import utcnow
 from tests.conftest import NOW
 from tests.factories import make_business, make_provider, make_service

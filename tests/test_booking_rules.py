@@ -19,9 +19,9 @@ from portal.booking.service import (
     cancel_by_client,
     find_booking_by_token,
 )
-from portal.booking.tokens import hash_token
 from portal.clock import utcnow
 from portal.policies.service import current_policy, current_terms
+from portal.tokens import hash_token
 from tests.conftest import NOW
 from tests.factories import (
     enable_policy,

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEvent
-from portal.booking.models import CANCELLED, CONFIRMED, Booking, Client
+from portal.booking.models import CANCELLED, CONFIRMED, Booking
 from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
+from portal.clients.models import Client
 from tests.conftest import csrf_token
 from tests.factories import make_business, make_provider, make_service
 

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.accounts.models import ClientAccount, SecuritySettings
-from portal.booking.models import Booking, Client
+from portal.booking.models import Booking
+from portal.clients.models import Client
 from tests.conftest import NOW, csrf_token, outbox
 from tests.factories import make_business, make_provider, make_service
 

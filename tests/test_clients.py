@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from portal.accounts.models import ClientAccount, SecuritySettings
 from portal.audit.models import AuditEvent
-from portal.booking.models import Booking, BookingEvent, Client
+from portal.booking.models import Booking, BookingEvent
+from portal.clients.models import Client
 from portal.clients.service import note_client_event
 from tests.conftest import NOW, STAFF_EMAIL, STAFF_PASSWORD, csrf_token, sign_in
 from tests.factories import make_business, make_provider, make_service

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from portal.booking.models import Booking, Client
+from portal.booking.models import Booking
+from portal.clients.models import Client
 from tests.conftest import csrf_token
 
 CLIENTS = 16

@@ -10,7 +10,8 @@ from sqlalchemy import String, Text, func, inspect, select, text
 
 from portal.accounts.models import ClientAccount, UserSession
 from portal.audit.models import AuditEvent
-from portal.booking.models import Booking, Client
+from portal.booking.models import Booking
+from portal.clients.models import Client
 from portal.giftcards.models import GiftCard, GiftCardRedemption
 from tests.conftest import NOW, OWNER_PASSWORD, csrf_token, sign_in
 from tests.history_factories import make_client, make_ended_booking

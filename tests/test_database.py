@@ -14,7 +14,8 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from portal.booking import service as booking_service
-from portal.booking.models import Booking, Client
+from portal.booking.models import Booking
+from portal.clients.models import Client
 from portal.extensions import db as portal_db
 from tests.conftest import NOW, csrf_token
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from portal.booking.models import Booking, Client
+from portal.booking.models import Booking
+from portal.clients.models import Client
 from tests.conftest import NOW
 from tests.gunicorn_server import Gunicorn
 from tests.test_concurrency import race_for_one_slot

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.booking.models import Booking, BookingEvent, Client
+from portal.booking.models import Booking, BookingEvent
 from portal.booking.service import (
     AlreadyCancelled,
     RescheduleTooLate,
@@ -19,6 +19,7 @@ from portal.booking.service import (
     SlotUnavailable,
     reschedule,
 )
+from portal.clients.models import Client
 from portal.policies.service import publish_policy
 from tests.conftest import NOW, csrf_token, outbox
 from tests.factories import make_provider

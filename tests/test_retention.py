@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEvent
-from portal.booking.models import Booking, BookingConsent, BookingEvent, Client
+from portal.booking.models import Booking, BookingConsent, BookingEvent
+from portal.clients.models import Client
 from portal.extensions import db as portal_db
 from portal.giftcards.models import GiftCard
 from portal.jobs.locks import JobLocked, job_lock

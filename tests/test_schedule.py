@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.audit.models import AuditEvent
-from portal.booking.models import Booking, BookingEvent, Client
+from portal.booking.models import Booking, BookingEvent
+from portal.clients.models import Client
 from portal.policies.service import publish_terms
 from portal.schedule.service import weekly_activity
 from tests.conftest import NOW, STAFF_EMAIL, STAFF_PASSWORD, csrf_token, outbox, sign_in

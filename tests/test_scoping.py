@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from portal.booking.models import Booking, Client
+from portal.booking.models import Booking
+from portal.clients.models import Client
 from tests.conftest import csrf_token
 from tests.factories import enable_terms, make_business, make_provider, make_service
 

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import ClientAccount
 from portal.accounts.passwords import hash_password
 from portal.accounts.service import check_new_password, normalise_email, security_settings
-from portal.booking.models import Booking, Client
+from portal.booking.models import Booking
 from portal.businesses.models import Business
+from portal.clients.models import Client
 
 
 def accounts_enabled(session: Session, business: Business) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import UserSession
-from portal.booking.tokens import hash_token
+from portal.tokens import hash_token
 
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 #: ``last_seen_at`` is written at most this often, to keep reads cheap.

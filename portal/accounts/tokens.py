@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import OneTimeToken
-from portal.booking.tokens import hash_token
+from portal.tokens import hash_token
 
 RESET_LIFETIME = timedelta(minutes=30)
 INVITE_LIFETIME = timedelta(days=3)

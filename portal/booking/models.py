@@ -1,4 +1,4 @@
-"""Clients, bookings and the consents each booking records."""
+"""Bookings and the consents each booking records."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.catalog.models import Provider, Service
+from portal.clients.models import Client
 from portal.clock import utcnow
 from portal.db import Base, UTCDateTime
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
@@ -33,21 +33,6 @@ STATUS_LABELS = {
     CANCELLED: _l("Cancelled"),
     DECLINED: _l("Declined"),
 }
-
-
-class Client(Base):
-    __tablename__ = "clients"
-    __table_args__ = (UniqueConstraint("business_id", "email"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254))
-    phone: Mapped[str] = mapped_column(String(40), default="")
-    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
-    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    blocked_reason: Mapped[str] = mapped_column(String(500), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Booking(Base):

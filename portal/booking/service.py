@@ -21,13 +21,13 @@ from portal.booking.models import (
     Booking,
     BookingConsent,
     BookingEvent,
-    Client,
 )
-from portal.booking.tokens import hash_token, new_manage_token
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
+from portal.clients.models import Client
 from portal.clients.service import PER_CLIENT, blocked_client, booking_limit_reached
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
+from portal.tokens import hash_token, new_manage_token
 
 
 class BookingError(Exception):

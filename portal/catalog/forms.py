@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput, TimeInput
 
-from portal.catalog import admin
+from portal.catalog import service as catalog
 from portal.web.forms import strip_blanks
 from portal.web.lazy_text import lazy_text as _l
 
@@ -134,13 +134,13 @@ class ChecklistField(SelectMultipleField):
             label,
             validators,
             coerce=int,
-            invalid_value_message=admin.CHOOSE_FROM_LIST[noun],
-            invalid_choice_message=admin.CHOOSE_FROM_LIST[noun],
+            invalid_value_message=catalog.CHOOSE_FROM_LIST[noun],
+            invalid_choice_message=catalog.CHOOSE_FROM_LIST[noun],
             **kwargs,
         )
 
 
-def _in(limit: admin.Limit) -> NumberRange:
+def _in(limit: catalog.Limit) -> NumberRange:
     return NumberRange(limit.low, limit.high, limit.message)
 
 
@@ -163,33 +163,33 @@ class BusinessForm(FlaskForm):
     )
     locale = SelectField(
         _l("Language of the booking pages"),
-        choices=[SelectChoice(code, name) for code, name in admin.LOCALES.items()],
+        choices=[SelectChoice(code, name) for code, name in catalog.LOCALES.items()],
         invalid_choice_message=_l("Choose English or Deutsch."),
     )
     min_notice_minutes = WholeNumberField(
         _l("Minimum notice (minutes)"),
-        validators=[_in(admin.MIN_NOTICE)],
+        validators=[_in(catalog.MIN_NOTICE)],
         required_message=_l("Please enter the minimum notice in minutes (0 for none)."),
     )
     max_days_ahead = WholeNumberField(
         _l("Bookings open this many days ahead"),
-        validators=[_in(admin.MAX_DAYS_AHEAD)],
+        validators=[_in(catalog.MAX_DAYS_AHEAD)],
         required_message=_l("Please enter how many days ahead clients may book."),
     )
     slot_step_minutes = WholeNumberField(
         _l("Slot step (minutes)"),
-        validators=[_in(admin.SLOT_STEP)],
+        validators=[_in(catalog.SLOT_STEP)],
         required_message=_l("Please enter the slot step in minutes."),
     )
 
     def validate_timezone(self, field):
         try:
-            admin.check_timezone(field.data)
-        except admin.CatalogError as error:
+            catalog.check_timezone(field.data)
+        except catalog.CatalogError as error:
             raise ValidationError(str(error)) from None
 
     def validate_slot_step_minutes(self, field):
-        limit = admin.SLOT_STEP
+        limit = catalog.SLOT_STEP
         if limit.low <= field.data <= limit.high and field.data % limit.step:
             raise ValidationError(_("The slot step must be a multiple of 5 minutes."))
 
@@ -209,7 +209,7 @@ class ServiceForm(FlaskForm):
     )
     duration_minutes = WholeNumberField(
         _l("Duration (minutes)"),
-        validators=[_in(admin.DURATION)],
+        validators=[_in(catalog.DURATION)],
         required_message=_l("Please enter the duration in minutes."),
     )
     price_cents = PriceField(
@@ -217,13 +217,13 @@ class ServiceForm(FlaskForm):
     )
     buffer_minutes = WholeNumberField(
         _l("Buffer after each appointment (minutes)"),
-        validators=[_in(admin.BUFFER)],
+        validators=[_in(catalog.BUFFER)],
         required_message=_l("Please enter the buffer in minutes (0 for none)."),
     )
     providers = ChecklistField(_l("Performed by"), noun="providers")
 
     def validate_price_cents(self, field):
-        if field.data > admin.MAX_PRICE_CENTS:
+        if field.data > catalog.MAX_PRICE_CENTS:
             raise ValidationError(_("The price must be at most 1000000.00."))
 
 
@@ -259,8 +259,8 @@ class DayHoursForm(Form):
                 ends.errors.append(_("The end must be after the start."))
                 return False
         try:
-            admin.check_day(self.stretches)
-        except admin.CatalogError:
+            catalog.check_day(self.stretches)
+        except catalog.CatalogError:
             self.start_2.errors.append(_("The two stretches overlap."))
             return False
         return True
@@ -272,31 +272,31 @@ class DayHoursForm(Form):
 
 
 class WeeklyHoursForm(FlaskForm):
-    monday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[0])
-    tuesday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[1])
-    wednesday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[2])
-    thursday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[3])
-    friday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[4])
-    saturday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[5])
-    sunday = FormField(DayHoursForm, admin.WEEKDAY_NAMES[6])
+    monday = FormField(DayHoursForm, catalog.WEEKDAY_NAMES[0])
+    tuesday = FormField(DayHoursForm, catalog.WEEKDAY_NAMES[1])
+    wednesday = FormField(DayHoursForm, catalog.WEEKDAY_NAMES[2])
+    thursday = FormField(DayHoursForm, catalog.WEEKDAY_NAMES[3])
+    friday = FormField(DayHoursForm, catalog.WEEKDAY_NAMES[4])
+    saturday = FormField(DayHoursForm, catalog.WEEKDAY_NAMES[5])
+    sunday = FormField(DayHoursForm, catalog.WEEKDAY_NAMES[6])
 
     @property
     def days(self) -> list[FormField]:
-        return [getattr(self, name.lower()) for name in admin.WEEKDAYS]
+        return [getattr(self, name.lower()) for name in catalog.WEEKDAYS]
 
     @property
     def hours(self) -> dict[int, list[tuple[time, time]]]:
-        """Weekday (0 = Monday) -> stretches, as ``admin.set_weekly_hours`` takes them."""
+        """Weekday (0 = Monday) -> stretches, as ``catalog.set_weekly_hours`` takes them."""
         return {weekday: day.form.stretches for weekday, day in enumerate(self.days)}
 
     @classmethod
     def for_provider(cls, provider, **kwargs) -> WeeklyHoursForm:
         """The form, filled with the provider's current hours unless a POST says otherwise."""
-        data: dict[str, dict] = {name.lower(): {} for name in admin.WEEKDAYS}
+        data: dict[str, dict] = {name.lower(): {} for name in catalog.WEEKDAYS}
         counts = [0] * 7
         for row in sorted(provider.working_hours, key=lambda r: (r.weekday, r.starts)):
             counts[row.weekday] += 1
-            day = data[admin.WEEKDAYS[row.weekday].lower()]
+            day = data[catalog.WEEKDAYS[row.weekday].lower()]
             day[f"start_{counts[row.weekday]}"] = row.starts
             day[f"end_{counts[row.weekday]}"] = row.ends
         return cls(data=data, **kwargs)

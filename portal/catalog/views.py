@@ -10,7 +10,7 @@ from wtforms import SelectChoice
 from portal.accounts.current import origin, owner_required
 from portal.booking.params import MAX_ID
 from portal.businesses.models import Business
-from portal.catalog import admin
+from portal.catalog import service as catalog
 from portal.catalog.forms import (
     BusinessForm,
     DayOffForm,
@@ -46,10 +46,10 @@ def business_settings():
     business = _business()
     form = BusinessForm(obj=business)
     if form.validate_on_submit():
-        values = {field: getattr(form, field).data for field in admin.BUSINESS_FIELDS}
+        values = {field: getattr(form, field).data for field in catalog.BUSINESS_FIELDS}
         try:
-            changes = admin.update_business(db.session, business, values, _actor())
-        except admin.CatalogError as error:
+            changes = catalog.update_business(db.session, business, values, _actor())
+        except catalog.CatalogError as error:
             _refuse(form, error)
         else:
             db.commit()
@@ -83,10 +83,10 @@ def add_service():
     form = _service_form(business)
     if form.validate_on_submit():
         try:
-            service = admin.create_service(
+            service = catalog.create_service(
                 db.session, business, _service_values(form), _actor(), form.providers.data
             )
-        except admin.CatalogError as error:
+        except catalog.CatalogError as error:
             _refuse(form, error)
         else:
             db.commit()
@@ -103,10 +103,10 @@ def edit_service(service_id: int):
     form = _service_form(business, service)
     if form.validate_on_submit():
         try:
-            changes = admin.update_service(
+            changes = catalog.update_service(
                 db.session, business, service, _service_values(form), _actor(), form.providers.data
             )
-        except admin.CatalogError as error:
+        except catalog.CatalogError as error:
             _refuse(form, error)
         else:
             db.commit()
@@ -123,8 +123,8 @@ def delete_service(service_id: int):
     name = service.name
     _check_button()
     try:
-        outcome = admin.delete_service(db.session, business, service, _actor())
-    except admin.InUse as error:
+        outcome = catalog.delete_service(db.session, business, service, _actor())
+    except catalog.InUse as error:
         db.session.rollback()
         form = _service_form(business, service)
         form.form_errors.append(str(error))
@@ -132,7 +132,7 @@ def delete_service(service_id: int):
             "catalog/service.html", business=business, form=form, service=service
         ), 409
     db.commit()
-    if outcome == admin.ARCHIVED:
+    if outcome == catalog.ARCHIVED:
         flash(
             _(
                 "%(name)s has past bookings, so it is archived: hidden from clients "
@@ -152,8 +152,8 @@ def restore_service(service_id: int):
     service = _owned(Service, service_id, NO_SERVICE)
     _check_button()
     try:
-        admin.restore_service(db.session, business, service, _actor())
-    except admin.CatalogError as error:
+        catalog.restore_service(db.session, business, service, _actor())
+    except catalog.CatalogError as error:
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("catalog.list_services"), 303)
@@ -183,10 +183,10 @@ def add_provider():
     form = _provider_form(business)
     if form.validate_on_submit():
         try:
-            provider = admin.create_provider(
+            provider = catalog.create_provider(
                 db.session, business, form.name.data, _actor(), form.services.data
             )
-        except admin.CatalogError as error:
+        except catalog.CatalogError as error:
             _refuse(form, error)
         else:
             db.commit()
@@ -203,10 +203,10 @@ def edit_provider(provider_id: int):
     form = _provider_form(business, provider)
     if form.validate_on_submit():
         try:
-            changes = admin.update_provider(
+            changes = catalog.update_provider(
                 db.session, business, provider, form.name.data, _actor(), form.services.data
             )
-        except admin.CatalogError as error:
+        except catalog.CatalogError as error:
             _refuse(form, error)
         else:
             db.commit()
@@ -223,8 +223,8 @@ def delete_provider(provider_id: int):
     name = provider.name
     _check_button()
     try:
-        outcome = admin.delete_provider(db.session, business, provider, _actor())
-    except admin.InUse as error:
+        outcome = catalog.delete_provider(db.session, business, provider, _actor())
+    except catalog.InUse as error:
         db.session.rollback()
         form = _provider_form(business, provider)
         form.form_errors.append(str(error))
@@ -232,7 +232,7 @@ def delete_provider(provider_id: int):
             "catalog/provider.html", business=business, form=form, provider=provider
         ), 409
     db.commit()
-    if outcome == admin.ARCHIVED:
+    if outcome == catalog.ARCHIVED:
         flash(
             _(
                 "%(name)s has past bookings, so they are archived: clients can no longer "
@@ -251,7 +251,7 @@ def restore_provider(provider_id: int):
     business = _business()
     provider = _owned(Provider, provider_id, NO_PROVIDER)
     _check_button()
-    admin.restore_provider(db.session, business, provider, _actor())
+    catalog.restore_provider(db.session, business, provider, _actor())
     db.commit()
     flash(_("Clients can book %(name)s again.", name=provider.name))
     return redirect(url_for("catalog.list_providers"), 303)
@@ -265,8 +265,8 @@ def edit_hours(provider_id: int):
     form = WeeklyHoursForm.for_provider(provider)
     if form.validate_on_submit():
         try:
-            changes = admin.set_weekly_hours(db.session, business, provider, form.hours, _actor())
-        except admin.CatalogError as error:
+            changes = catalog.set_weekly_hours(db.session, business, provider, form.hours, _actor())
+        except catalog.CatalogError as error:
             _refuse(form, error)
         else:
             db.commit()
@@ -287,10 +287,10 @@ def days_off(provider_id: int):
     form = DayOffForm()
     if form.validate_on_submit():
         try:
-            day_off = admin.add_day_off(
+            day_off = catalog.add_day_off(
                 db.session, business, provider, form.day.data, form.note.data, _actor()
             )
-        except admin.CatalogError as error:
+        except catalog.CatalogError as error:
             _refuse(form, error)
         else:
             db.commit()
@@ -318,7 +318,7 @@ def remove_day_off(provider_id: int, day_off_id: int):
         abort(404, description=_("There is no such day off for this provider."))
     _check_button()
     day = day_off.day
-    admin.remove_day_off(db.session, business, provider, day_off, _actor())
+    catalog.remove_day_off(db.session, business, provider, day_off, _actor())
     db.commit()
     flash(_("%(name)s works as usual on %(day)s.", name=provider.name, day=long_date(day)))
     return redirect(url_for("catalog.days_off", provider_id=provider.id), 303)
@@ -331,8 +331,8 @@ def _business() -> Business:
     return db.session.get(Business, g.staff.business_id)
 
 
-def _actor() -> admin.Actor:
-    return admin.Actor(g.staff, utcnow(), origin())
+def _actor() -> catalog.Actor:
+    return catalog.Actor(g.staff, utcnow(), origin())
 
 
 def _owned(model, row_id: int, message: str):
@@ -348,7 +348,7 @@ def _check_button() -> None:
         abort(400)
 
 
-def _refuse(form, error: admin.CatalogError) -> None:
+def _refuse(form, error: catalog.CatalogError) -> None:
     """Show a rule's refusal next to the field it concerns, or above the form."""
     db.session.rollback()
     field = getattr(form, error.field, None) if error.field else None
@@ -365,13 +365,13 @@ def _page(template: str, **context):
 
 
 def _timezones() -> list[str]:
-    return sorted(admin.timezone_names())
+    return sorted(catalog.timezone_names())
 
 
 def _service_form(business: Business, service: Service | None = None) -> ServiceForm:
     data = None
     if service is not None:
-        data = {field: getattr(service, field) for field in admin.SERVICE_FIELDS}
+        data = {field: getattr(service, field) for field in catalog.SERVICE_FIELDS}
         data["providers"] = [p.id for p in service.providers if p.active]
     form = ServiceForm(data=data)
     form.providers.choices = [SelectChoice(p.id, p.name) for p in _active(Provider, business)]
@@ -379,7 +379,7 @@ def _service_form(business: Business, service: Service | None = None) -> Service
 
 
 def _service_values(form: ServiceForm) -> dict:
-    return {field: getattr(form, field).data for field in admin.SERVICE_FIELDS}
+    return {field: getattr(form, field).data for field in catalog.SERVICE_FIELDS}
 
 
 def _provider_form(business: Business, provider: Provider | None = None) -> ProviderForm:

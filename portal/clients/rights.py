@@ -17,7 +17,8 @@ from portal.accounts.models import CLIENT_KIND, ClientAccount, OneTimeToken, Use
 from portal.audit import service as audit
 from portal.audit.models import AuditEvent
 from portal.audit.service import Origin
-from portal.booking.models import Booking, BookingConsent, BookingEvent, Client
+from portal.booking.models import Booking, BookingConsent, BookingEvent
+from portal.clients.models import Client
 from portal.giftcards.models import GiftCardRedemption
 
 ERASED_NAME = "Erased client"

@@ -28,10 +28,10 @@ from portal.booking.models import (
     Booking,
     BookingConsent,
     BookingEvent,
-    Client,
 )
 from portal.booking.params import MAX_ID
 from portal.businesses.models import Business
+from portal.clients.models import Client
 
 PER_PAGE = 50
 #: Longer searches are typing accidents (or attempts to make the database work hard).

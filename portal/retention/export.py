@@ -14,9 +14,10 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.booking.models import Booking, BookingConsent, Client
+from portal.booking.models import Booking, BookingConsent
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
+from portal.clients.models import Client
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
 
 BATCH_SIZE = 5_000

@@ -21,8 +21,9 @@ from portal.accounts.models import ClientAccount
 from portal.accounts.passwords import verify_password
 from portal.audit import service as audit
 from portal.audit.service import SYSTEM, Origin
-from portal.booking.models import Booking, BookingConsent, BookingEvent, Client
+from portal.booking.models import Booking, BookingConsent, BookingEvent
 from portal.businesses.models import Business
+from portal.clients.models import Client
 from portal.features import GIFT_CARDS, MEMBERSHIPS, PACKAGES, history_features_on
 from portal.giftcards.models import ACTIVE, GiftCard, GiftCardRedemption
 from portal.retention.models import DAYS, MONTHS, RetentionSettings

@@ -1,4 +1,4 @@
-"""Manage-link tokens: 256 random bits for the client, only a hash for us."""
+"""Secret tokens (manage links, sessions, one-time links): 256 random bits out, only a hash kept."""
 
 import hashlib
 import secrets
