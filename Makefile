@@ -35,6 +35,8 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python bench/view_lengths.py
 	PORTAL_TEST_DATABASE=sqlite $(BIN)/pytest $(PYTEST_ARGS)
 	PORTAL_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -51,4 +53,4 @@ bench-load: install
 # After changing user-facing strings: collect them and update every catalogue.
 messages: install
 	$(BIN)/pybabel extract -k _l --no-location --sort-output -F babel.cfg -o translations/messages.pot .
-	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i translations/messages.pot -d translations

@@ -41,9 +41,15 @@ def register_proxy_fix(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from portal.accounts.hooks import init_app as init_account_hooks
+    from portal.embedding.framing import init_app as init_embedding
     from portal.extensions import csrf, db, limiter, login_manager
     from portal.hipaa.guards import init_app as init_hipaa_guards
+    from portal.hipaa.notices import init_app as init_hipaa_sign_in
     from portal.mail.transport import transport_from_config
+    from portal.staff.guards import init_app as init_staff_guards
+    from portal.support.guards import init_app as init_support_guards
+    from portal.support.service import init_app as init_support_accounts
     from portal.web.i18n import init_app as init_languages
     from portal.web.security import init_security_headers
 
@@ -51,23 +57,30 @@ def register_extensions(app: Flask) -> None:
     # First among the request hooks: the CSP nonce and the HTTPS redirect must
     # come before any hook that may refuse the request (CSRF, rate limits).
     init_security_headers(app)
+    init_embedding(app)  # frame-ancestors from the business's allowlist on public pages
     init_languages(app)
     init_hipaa_guards(app)
+    init_support_guards(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = None  # server-side session records do this job
     login_manager.login_view = "staff_auth.login"
+    # Accounts knows no feature: those that tighten or follow sign-in register with it.
+    init_account_hooks(app)
+    init_hipaa_sign_in(app)
+    init_support_accounts(app)
+    init_staff_guards(app)
     app.extensions["portal_mail"] = transport_from_config(app.config)
 
 
 def register_blueprints(app: Flask) -> None:
     import portal.accounts.current  # noqa: F401 (registers the flask-login user loader)
-    from portal.accounts.client_views import blueprint as client_accounts
     from portal.accounts.staff_views import blueprint as staff_auth
     from portal.audit.views import blueprint as audit_views
     from portal.booking.views import blueprint as booking
     from portal.catalog.views import blueprint as catalog
+    from portal.clients.account_views import blueprint as client_accounts
     from portal.clients.views import blueprint as clients
     from portal.embedding.views import blueprint as embedding
     from portal.giftcards.views import blueprint as giftcards

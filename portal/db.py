@@ -49,6 +49,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: Larger ids exist nowhere and overflow the database's integer type: a URL naming one is a 404.
+MAX_ID = 2**31 - 1
+
 SQLITE_BEGIN_OPTION = "sqlite_begin"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -142,8 +145,7 @@ def _declared_writer() -> bool:
     if not has_request_context() or request.endpoint is None:
         return False
     view = current_app.view_functions.get(request.endpoint)
-    # TRANSITION: until every view is declared, an undeclared POST still writes.
-    return getattr(view, "portal_writes", request.method not in SAFE_METHODS)
+    return getattr(view, "portal_writes", False)
 
 
 class Database:
@@ -216,20 +218,16 @@ class Database:
         """A new session that takes the write lock at BEGIN (for CLI jobs and tests)."""
         return self._writers()
 
-    def commit(self) -> None:  # TRANSITION: removed once no view commits
-        self.session.commit()
-
-    def read_from_now_on(self) -> None:  # TRANSITION
-        self.session.connection(execution_options={SQLITE_BEGIN_OPTION: "DEFERRED"})
-
     def record(self, write: Callable[[Session], object]) -> None:
-        """Have ``write(session)`` run when the request's unit of work ends well.
+        """Have ``write(session)`` run at the end of the request, however it ends.
 
         The one path for a request that reads and must still record
         something: the audit event of a page view or an export, the touch of
-        a sign-in session. In a writing request it joins the transaction; in a
-        reading one it runs in a short write transaction after the reads, so a
-        GET never holds SQLite's write lock while it renders.
+        a sign-in session. It stands even when the view fails (an audit trail
+        records what was tried). In a writing request that ends well it joins
+        the transaction; otherwise it runs in a short write transaction of its
+        own after the reads, so a GET never holds SQLite's write lock while it
+        renders.
         """
         g.setdefault("db_records", []).append(write)
 
@@ -246,8 +244,23 @@ class Database:
             return step()
         except BaseException:
             # Undo before the error page renders: it reads in a clean transaction.
+            records = g.pop("db_records", [])
             self._discard()
+            if records:
+                self._write_despite_failure(records)
             raise
+
+    def _write_despite_failure(self, records: list[Callable[[Session], object]]) -> None:
+        session = self.session
+        try:
+            session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            for write in records:
+                write(session)
+            session.commit()
+        except Exception:
+            # The request's own error is the one to answer; this one is logged.
+            log.exception("could not record what a failed request did")
+            session.rollback()
 
     def _finish(self, answer):
         records = g.pop("db_records", [])

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from portal.audit import chain
 from portal.audit import service as audit
 from portal.audit.models import AuditCheckpoint, AuditEvent
+from portal.audit.service import Origin
 from portal.cli import main
 from portal.extensions import db as portal_db
 from tests.conftest import NOW, OWNER_EMAIL, sign_in
@@ -121,7 +122,7 @@ def test_retention_purge_removes_old_events_and_the_chain_still_verifies(
     session.rollback()
     remaining = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
     assert all(e.created_at >= NOW - timedelta(days=2192) for e in remaining)
-    assert remaining[-1].kind == audit.AUDIT_PURGED
+    assert remaining[-1].kind == "audit.purged"
     checkpoint = session.scalars(select(AuditCheckpoint)).one()
     assert checkpoint.removed == expected
     assert remaining[0].prev_hash == checkpoint.last_hash
@@ -199,3 +200,23 @@ def test_owner_filters_by_user_kind_and_date_and_exports_csv(
     ).one()
     assert exported.actor_label == OWNER_EMAIL
     assert exported.details["events"] == 3
+
+
+def test_audit_export_quotes_every_cell_that_starts_like_a_formula(client, salon, owner, clock):
+    """The same strict rule as the bookings export: "-1+1" and phone-like text are quoted too."""
+    with portal_db.writer() as writer, writer.begin():
+        audit.record(
+            writer,
+            audit.SETTINGS_CHANGED,
+            NOW,
+            business_id=salon.business.id,
+            actor_kind="system",
+            actor_label="-1+1",
+            origin=Origin(ip_address="+49 30 1234567", user_agent="=HYPERLINK(0)"),
+        )
+    sign_in(client)
+    export = client.get("/staff/audit/export.csv?kind=settings.changed")
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert [(row["actor"], row["address"], row["browser"]) for row in rows] == [
+        ("'-1+1", "'+49 30 1234567", "'=HYPERLINK(0)")
+    ]

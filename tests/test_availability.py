@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from portal.booking.availability import BookingWindow, calendar, free_slots, slots_on
-from portal.booking.models import CANCELLED, CONFIRMED, PENDING, Booking
-from portal.clients.models import Client
+from portal.booking.models import CANCELLED, PENDING
 from portal.clock import utcnow
 from tests.conftest import NOW
 from tests.factories import make_business, make_provider, make_service
@@ -26,8 +24,6 @@ OCTOBER_NOW = datetime(2026, 10, 18, 6, 0, tzinfo=UTC)
 #: The slots of a 30-minute service in 09:00-17:00 with a 30-minute step.
 NINE_TO_FIVE = [f"{hour:02d}:{minute:02d}" for hour in range(9, 17) for minute in (0, 30)]
 
-_emails = itertools.count()
-
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
     """A Berlin wall-clock time as the UTC instant the code works with."""
@@ -36,27 +32,6 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
 
 def wall_clock(slots) -> list[str]:
     return [slot.start.astimezone(BERLIN).strftime("%H:%M") for slot in slots]
-
-
-def add_booking(session, business, service, provider, start, *, status=CONFIRMED) -> Booking:
-    """A booking row as the booking flow would store it, without its checks."""
-    client = Client(business_id=business.id, name="Client", email=f"c{next(_emails)}@example.com")
-    end = start + timedelta(minutes=service.duration_minutes)
-    booking = Booking(
-        business_id=business.id,
-        client=client,
-        service_id=service.id,
-        provider_id=provider.id,
-        start_at=start,
-        end_at=end,
-        occupied_until=end + timedelta(minutes=service.buffer_minutes),
-        status=status,
-        price_cents=service.price_cents,
-        manage_token_hash=secrets.token_hex(32),
-    )
-    session.add(booking)
-    session.flush()
-    return booking
 
 
 def shop(session, *, business=None, service=None, **provider_options):
@@ -137,13 +112,13 @@ def test_an_inactive_provider_offers_no_slots(session, clock):
 # Existing bookings and buffers
 
 
-def test_a_confirmed_booking_blocks_its_time_and_the_buffer_after_it(session, clock):
+def test_a_confirmed_booking_blocks_its_time_and_the_buffer_after_it(session, clock, make_booking):
     business, service, provider = shop(
         session,
         business={"slot_step_minutes": 15},
         service={"duration_minutes": 30, "buffer_minutes": 15},
     )
-    add_booking(session, business, service, provider, local(TUESDAY, 10))
+    make_booking(business=business, service=service, provider=provider, start=local(TUESDAY, 10))
     free = wall_clock(slots_on(session, business, service, [provider], TUESDAY, utcnow()))
     # The booking holds 10:00-10:30 and its buffer 10:30-10:45.
     assert "10:00" not in free
@@ -152,13 +127,15 @@ def test_a_confirmed_booking_blocks_its_time_and_the_buffer_after_it(session, cl
     assert "10:45" in free
 
 
-def test_a_slot_whose_own_buffer_runs_into_the_next_booking_is_refused(session, clock):
+def test_a_slot_whose_own_buffer_runs_into_the_next_booking_is_refused(
+    session, clock, make_booking
+):
     business, service, provider = shop(
         session,
         business={"slot_step_minutes": 15},
         service={"duration_minutes": 30, "buffer_minutes": 15},
     )
-    add_booking(session, business, service, provider, local(TUESDAY, 10))
+    make_booking(business=business, service=service, provider=provider, start=local(TUESDAY, 10))
     free = wall_clock(slots_on(session, business, service, [provider], TUESDAY, utcnow()))
     # 09:15 is busy until 10:00 with its buffer: it just fits.
     assert "09:15" in free
@@ -173,43 +150,57 @@ def test_the_buffer_of_the_last_slot_may_run_past_closing(session, clock):
     assert wall_clock(slots)[-1] == "16:30"
 
 
-def test_a_booking_of_the_evening_before_blocks_the_early_morning(session, clock):
+def test_a_booking_of_the_evening_before_blocks_the_early_morning(session, clock, make_booking):
     # Open around midnight: a 90-minute booking at 23:00 runs until 00:30 the next day.
     business, service, provider = shop(
         session,
         service={"duration_minutes": 90},
         hours={0: [(time(22), time(23, 59))], 1: [(time(0), time(3))]},
     )
-    add_booking(session, business, service, provider, local(date(2026, 3, 2), 23))
+    make_booking(
+        business=business, service=service, provider=provider, start=local(date(2026, 3, 2), 23)
+    )
     slots = slots_on(session, business, service, [provider], TUESDAY, utcnow())
     assert wall_clock(slots) == ["00:30", "01:00", "01:30"]
 
 
-def test_a_booking_of_another_provider_does_not_block(session, clock):
+def test_a_booking_of_another_provider_does_not_block(session, clock, make_booking):
     business, service, alex = shop(session)
     sam = make_provider(session, business, [service], name="Sam")
-    add_booking(session, business, service, sam, local(TUESDAY, 10))
+    make_booking(business=business, service=service, provider=sam, start=local(TUESDAY, 10))
     assert "10:00" in wall_clock(slots_on(session, business, service, [alex], TUESDAY, utcnow()))
     assert "10:00" not in wall_clock(slots_on(session, business, service, [sam], TUESDAY, utcnow()))
 
 
-def test_a_pending_booking_holds_its_time(session, clock):
+def test_a_pending_booking_holds_its_time(session, clock, make_booking):
     business, service, provider = shop(session)
-    add_booking(session, business, service, provider, local(TUESDAY, 10), status=PENDING)
+    make_booking(
+        business=business,
+        service=service,
+        provider=provider,
+        start=local(TUESDAY, 10),
+        status=PENDING,
+    )
     free = wall_clock(slots_on(session, business, service, [provider], TUESDAY, utcnow()))
     assert "10:00" not in free
 
 
-def test_a_cancelled_booking_frees_its_time(session, clock):
+def test_a_cancelled_booking_frees_its_time(session, clock, make_booking):
     business, service, provider = shop(session, service={"buffer_minutes": 30})
-    add_booking(session, business, service, provider, local(TUESDAY, 10), status=CANCELLED)
+    make_booking(
+        business=business,
+        service=service,
+        provider=provider,
+        start=local(TUESDAY, 10),
+        status=CANCELLED,
+    )
     free = wall_clock(slots_on(session, business, service, [provider], TUESDAY, utcnow()))
     assert free == NINE_TO_FIVE
 
 
-def test_without_bookings_the_offer_ignores_them(session, clock):
+def test_without_bookings_the_offer_ignores_them(session, clock, make_booking):
     business, service, provider = shop(session)
-    add_booking(session, business, service, provider, local(TUESDAY, 10))
+    make_booking(business=business, service=service, provider=provider, start=local(TUESDAY, 10))
     now = utcnow()
     offered = slots_on(session, business, service, [provider], TUESDAY, now, include_bookings=False)
     assert wall_clock(offered) == NINE_TO_FIVE
@@ -274,12 +265,12 @@ def test_booking_window_starts_tomorrow_when_the_notice_crosses_midnight(session
 # Any provider
 
 
-def test_any_provider_merges_the_providers_free_at_each_time(session, clock):
+def test_any_provider_merges_the_providers_free_at_each_time(session, clock, make_booking):
     business, service, alex = shop(session, hours={TUESDAY.weekday(): [(time(9), time(12))]})
     sam = make_provider(
         session, business, [service], name="Sam", hours={TUESDAY.weekday(): [(time(11), time(14))]}
     )
-    add_booking(session, business, service, sam, local(TUESDAY, 11, 30))
+    make_booking(business=business, service=service, provider=sam, start=local(TUESDAY, 11, 30))
     slots = slots_on(session, business, service, [alex, sam], TUESDAY, utcnow())
     times = wall_clock(slots)
     assert times == sorted(set(times)), "one slot per time, however many providers"
@@ -290,11 +281,11 @@ def test_any_provider_merges_the_providers_free_at_each_time(session, clock):
     assert by_time["13:30"] == (sam.id,)
 
 
-def test_a_time_nobody_is_free_for_is_not_offered_to_any_provider(session, clock):
+def test_a_time_nobody_is_free_for_is_not_offered_to_any_provider(session, clock, make_booking):
     business, service, alex = shop(session)
     sam = make_provider(session, business, [service], name="Sam")
-    add_booking(session, business, service, alex, local(TUESDAY, 10))
-    add_booking(session, business, service, sam, local(TUESDAY, 10))
+    make_booking(business=business, service=service, provider=alex, start=local(TUESDAY, 10))
+    make_booking(business=business, service=service, provider=sam, start=local(TUESDAY, 10))
     free = wall_clock(slots_on(session, business, service, [alex, sam], TUESDAY, utcnow()))
     assert "10:00" not in free
     assert "10:30" in free
@@ -372,11 +363,11 @@ def test_a_stretch_across_the_fall_back_night_offers_the_repeated_hour_once_per_
     ]
 
 
-def test_a_booking_in_the_repeated_hour_blocks_only_its_own_instant(session, clock):
+def test_a_booking_in_the_repeated_hour_blocks_only_its_own_instant(session, clock, make_booking):
     business, service, provider = shop(session, hours={FALL_BACK.weekday(): [(time(1), time(4))]})
     clock.move_to(OCTOBER_NOW)
     first_two_am = datetime(2026, 10, 25, 0, 0, tzinfo=UTC)  # 02:00 CEST
-    add_booking(session, business, service, provider, first_two_am)
+    make_booking(business=business, service=service, provider=provider, start=first_two_am)
     starts = [
         s.start for s in slots_on(session, business, service, [provider], FALL_BACK, utcnow())
     ]
@@ -384,14 +375,24 @@ def test_a_booking_in_the_repeated_hour_blocks_only_its_own_instant(session, clo
     assert datetime(2026, 10, 25, 1, 0, tzinfo=UTC) in starts  # 02:00 CET, an hour later
 
 
-def test_the_calendar_days_are_exactly_the_days_with_a_free_slot(session, clock):
+def test_the_calendar_days_are_exactly_the_days_with_a_free_slot(session, clock, make_booking):
     business, service, provider = shop(session, days_off=[date(2026, 3, 5)])
     # Fill Friday 6 March completely, and leave one free slot on Saturday 7 March.
     for start in NINE_TO_FIVE:
         hour, minute = map(int, start.split(":"))
-        add_booking(session, business, service, provider, local(date(2026, 3, 6), hour, minute))
+        make_booking(
+            business=business,
+            service=service,
+            provider=provider,
+            start=local(date(2026, 3, 6), hour, minute),
+        )
         if start != "16:30":
-            add_booking(session, business, service, provider, local(date(2026, 3, 7), hour, minute))
+            make_booking(
+                business=business,
+                service=service,
+                provider=provider,
+                start=local(date(2026, 3, 7), hour, minute),
+            )
     window = BookingWindow.for_business(business, NOW)
 
     days, day, slots = calendar(session, business, service, [provider], NOW, date(2026, 3, 7))

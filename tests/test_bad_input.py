@@ -10,20 +10,13 @@ from sqlalchemy import func, select
 from portal.booking.models import Booking
 from portal.businesses.models import Business
 from portal.extensions import db as portal_db
-from tests.conftest import csrf_token
-from tests.factories import make_business, make_provider, make_service
+from tests.conftest import csrf_token, path_of
+from tests.factories import CONSENTS, DETAILS, make_provider, make_service
 
 #: Tuesday 3 March 2026, 10:00 in Berlin: a free slot the day after the frozen clock.
 SLOT = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 SLOT_PARAM = "2026-03-03T09:00Z"
 OTHER_SLOT_PARAM = "2026-03-03T10:00Z"
-DETAILS = {
-    "name": "Mia Example",
-    "email": "mia@example.com",
-    "phone": "+49 30 1234567",
-    "accept_terms": "y",
-    "accept_policy": "y",
-}
 
 NO_BUSINESS = "There is no business at this address."
 NO_SERVICE = "We could not find that service."
@@ -53,7 +46,7 @@ def form_token(client, salon, start=OTHER_SLOT_PARAM) -> str:
 
 
 def post_details(client, salon, url=None, **fields):
-    data = {"csrf_token": form_token(client, salon), **DETAILS, **fields}
+    data = {"csrf_token": form_token(client, salon), **DETAILS, **CONSENTS, **fields}
     return client.post(url or details_url(salon.service.id), data=data)
 
 
@@ -61,7 +54,7 @@ def book(client, salon) -> str:
     """Book SLOT and return the manage page's path."""
     response = post_details(client, salon)
     assert response.status_code == 303
-    return response.headers["Location"]
+    return path_of(response)
 
 
 def count_bookings(session) -> int:
@@ -72,16 +65,6 @@ def count_bookings(session) -> int:
 def assert_refused(response, status: int, message: str) -> None:
     assert response.status_code == status, response.text
     assert message in response.text
-
-
-@pytest.fixture
-def rival(session, salon):
-    """A second business with its own service and provider."""
-    business = make_business(session, slug="rival", name="Rival Studio")
-    service = make_service(session, business, name="Massage")
-    provider = make_provider(session, business, [service], name="Robin")
-    session.commit()
-    return business, service, provider
 
 
 # Unknown or foreign things in the URL: 404.
@@ -111,7 +94,7 @@ def test_non_numeric_service_id_is_not_found(client, salon):
 
 
 def test_service_of_another_business_is_not_found_under_this_slug(client, salon, rival):
-    _, rival_service, _ = rival
+    rival_service = rival.service
     assert_refused(client.get(f"/b/salon/services/{rival_service.id}"), 404, NO_SERVICE)
     assert_refused(client.get(details_url(rival_service.id)), 404, NO_SERVICE)
 
@@ -133,7 +116,7 @@ def test_malformed_provider_is_a_bad_request(client, salon, provider):
 
 
 def test_provider_of_another_business_is_not_found(client, salon, rival):
-    _, _, rival_provider = rival
+    rival_provider = rival.provider
     url = f"/b/salon/services/{salon.service.id}?provider={rival_provider.id}"
     assert_refused(client.get(url), 404, FOREIGN_PROVIDER)
     details = details_url(salon.service.id, provider=rival_provider.id)
@@ -151,7 +134,7 @@ def test_provider_not_offering_the_service_is_not_found(client, salon, session):
 
 
 def test_booking_post_with_a_foreign_provider_saves_nothing(client, salon, session, rival):
-    _, _, rival_provider = rival
+    rival_provider = rival.provider
     url = details_url(salon.service.id, provider=rival_provider.id)
     assert_refused(post_details(client, salon, url=url), 404, FOREIGN_PROVIDER)
     assert count_bookings(session) == 0
@@ -276,7 +259,7 @@ def test_start_booked_with_the_chosen_provider_is_a_conflict(client, salon, sess
     [
         ({"name": ""}, "Please enter your name.", 'value="mia@example.com"'),
         ({"name": "   "}, "Please enter your name.", 'value="+49 30 1234567"'),
-        ({"name": "x" * 201}, "Your name may have at most 200 characters.", 'value="xxxx'),
+        ({"name": "x" * 201}, "The name may have at most 200 characters.", 'value="xxxx'),
         ({"email": ""}, "Please enter your e-mail address.", 'value="Mia Example"'),
         (
             {"email": "mia-at-example"},
@@ -335,7 +318,9 @@ def test_oversized_form_is_refused(client, salon, session):
 
 @pytest.mark.parametrize("token", [None, "", "forged-token"])
 def test_booking_post_without_a_valid_csrf_token_saves_nothing(client, salon, session, token):
-    data = dict(DETAILS) if token is None else {**DETAILS, "csrf_token": token}
+    data = (
+        {**DETAILS, **CONSENTS} if token is None else {**DETAILS, **CONSENTS, "csrf_token": token}
+    )
     response = client.post(details_url(salon.service.id), data=data)
     assert_refused(response, 400, FORM_EXPIRED)
     assert "Please reload it and try again." in response.text
@@ -425,13 +410,15 @@ class TestBookingRateLimit:
     def test_third_booking_post_in_a_minute_gets_a_friendly_429(self, client, salon, session):
         token = form_token(client, salon)
         url = details_url(salon.service.id)
-        first = client.post(url, data={"csrf_token": token, **DETAILS})
+        first = client.post(url, data={"csrf_token": token, **DETAILS, **CONSENTS})
         assert first.status_code == 303
-        second = client.post(url, data={"csrf_token": token, **DETAILS, "email": "x@example.com"})
+        second = client.post(
+            url, data={"csrf_token": token, **DETAILS, **CONSENTS, "email": "x@example.com"}
+        )
         assert_refused(second, 409, TAKEN)
         third = client.post(
             details_url(salon.service.id, start=OTHER_SLOT_PARAM),
-            data={"csrf_token": token, **DETAILS, "email": "y@example.com"},
+            data={"csrf_token": token, **DETAILS, **CONSENTS, "email": "y@example.com"},
         )
         assert_refused(third, 429, "Too many requests")
         assert "Please wait a moment and retry." in third.text

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
 import re
-import secrets
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEvent
-from portal.booking.models import CANCELLED, CONFIRMED, Booking
+from portal.booking.models import CANCELLED, Booking
 from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
-from portal.clients.models import Client
 from tests.conftest import csrf_token
-from tests.factories import make_business, make_provider, make_service
+from tests.factories import make_service
 
 #: The day after the frozen clock's Monday: a Tuesday with 09:00-17:00 hours.
 TUESDAY = date(2026, 3, 3)
@@ -27,20 +23,7 @@ NEXT_WEEK = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
 SLOT_PATTERN = re.compile(r'class="slot" href="[^"]*">(\d\d:\d\d)</a>')
 NINE_TO_FIVE = [f"{hour:02d}:{minute:02d}" for hour in range(9, 17) for minute in (0, 30)]
 
-_emails = itertools.count()
-
-
 # -- helpers ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def rival(session, salon):
-    """Another business with its own service and provider."""
-    business = make_business(session, slug="rival", name="Rival Studio")
-    service = make_service(session, business, name="Deep Tissue Massage", duration_minutes=60)
-    provider = make_provider(session, business, [service], name="Robin")
-    session.commit()
-    return business, service, provider
 
 
 def submit(client, url: str, data: dict, *, page: str | None = None):
@@ -52,30 +35,6 @@ def submit(client, url: str, data: dict, *, page: str | None = None):
 def press(client, url: str, page: str):
     """Press a button: a POST with nothing but the CSRF token."""
     return submit(client, url, {}, page=page)
-
-
-def add_booking(session, salon, start, *, service=None, provider=None, status=CONFIRMED):
-    service = service or salon.service
-    provider = provider or salon.provider
-    client = Client(
-        business_id=salon.business.id, name="Client", email=f"c{next(_emails)}@example.com"
-    )
-    end = start + timedelta(minutes=service.duration_minutes)
-    booking = Booking(
-        business_id=salon.business.id,
-        client=client,
-        service_id=service.id,
-        provider_id=provider.id,
-        start_at=start,
-        end_at=end,
-        occupied_until=end + timedelta(minutes=service.buffer_minutes),
-        status=status,
-        price_cents=service.price_cents,
-        manage_token_hash=secrets.token_hex(32),
-    )
-    session.add(booking)
-    session.commit()
-    return booking
 
 
 def fresh(session, model, row_id):
@@ -374,7 +333,7 @@ def test_bad_service_input_is_refused_with_a_message(owner_client, session, salo
 def test_a_provider_of_another_business_cannot_be_given_a_service(
     owner_client, session, salon, rival
 ):
-    _, _, robin = rival
+    robin = rival.provider
     response = submit(owner_client, "/staff/services/new", service_data(providers=[str(robin.id)]))
     assert response.status_code == 422
     assert "Choose providers from the list." in response.text
@@ -401,10 +360,10 @@ def test_editing_a_service_is_audited_with_old_and_new_values(owner_client, sess
     assert client_slots(owner_client, salon, TUESDAY) == []
 
 
-def test_future_bookings_stop_a_service_being_deleted(owner_client, session, salon):
+def test_future_bookings_stop_a_service_being_deleted(owner_client, session, salon, make_booking):
     for days in (0, 1, 2):
-        add_booking(session, salon, NEXT_WEEK + timedelta(days=days))
-    add_booking(session, salon, LAST_WEEK)
+        make_booking(start=NEXT_WEEK + timedelta(days=days))
+    make_booking(start=LAST_WEEK)
     url = f"/staff/services/{salon.service.id}"
     response = press(owner_client, f"{url}/delete", url)
     assert response.status_code == 409
@@ -416,17 +375,17 @@ def test_future_bookings_stop_a_service_being_deleted(owner_client, session, sal
     assert "Haircut" in owner_client.get("/b/salon/").text
 
 
-def test_one_future_booking_is_named_in_the_singular(owner_client, session, salon):
-    add_booking(session, salon, NEXT_WEEK)
+def test_one_future_booking_is_named_in_the_singular(owner_client, session, salon, make_booking):
+    make_booking(start=NEXT_WEEK)
     url = f"/staff/services/{salon.service.id}"
     response = press(owner_client, f"{url}/delete", url)
     assert response.status_code == 409
     assert "1 upcoming booking uses this service" in response.text
 
 
-def test_a_service_with_only_past_bookings_is_archived(owner_client, session, salon):
-    booking = add_booking(session, salon, LAST_WEEK)
-    add_booking(session, salon, NEXT_WEEK, status=CANCELLED)
+def test_a_service_with_only_past_bookings_is_archived(owner_client, session, salon, make_booking):
+    booking = make_booking(start=LAST_WEEK)
+    make_booking(start=NEXT_WEEK, status=CANCELLED)
     url = f"/staff/services/{salon.service.id}"
     response = press(owner_client, f"{url}/delete", url)
     assert response.status_code == 303
@@ -441,8 +400,8 @@ def test_a_service_with_only_past_bookings_is_archived(owner_client, session, sa
     assert (event["action"], event["changes"]) == ("archived", {"active": [True, False]})
 
 
-def test_an_archived_service_can_be_restored(owner_client, session, salon):
-    add_booking(session, salon, LAST_WEEK)
+def test_an_archived_service_can_be_restored(owner_client, session, salon, make_booking):
+    make_booking(start=LAST_WEEK)
     url = f"/staff/services/{salon.service.id}"
     press(owner_client, f"{url}/delete", url)
     response = press(owner_client, f"{url}/restore", "/staff/services")
@@ -451,8 +410,10 @@ def test_an_archived_service_can_be_restored(owner_client, session, salon):
     assert "Haircut" in owner_client.get("/b/salon/").text
 
 
-def test_restoring_is_refused_while_another_service_has_the_name(owner_client, session, salon):
-    add_booking(session, salon, LAST_WEEK)
+def test_restoring_is_refused_while_another_service_has_the_name(
+    owner_client, session, salon, make_booking
+):
+    make_booking(start=LAST_WEEK)
     url = f"/staff/services/{salon.service.id}"
     press(owner_client, f"{url}/delete", url)
     submit(owner_client, "/staff/services/new", service_data(name="Haircut"))
@@ -475,7 +436,7 @@ def test_a_service_without_bookings_is_deleted(owner_client, session, salon):
 
 
 def test_a_service_of_another_business_is_not_found(owner_client, session, salon, rival):
-    _, massage, _ = rival
+    massage = rival.service
     url = f"/staff/services/{massage.id}"
     assert owner_client.get(url).status_code == 404
     token = csrf_token(owner_client.get("/staff/services/new").text)
@@ -639,9 +600,9 @@ def test_the_same_day_off_cannot_be_added_twice(owner_client, session, salon):
     assert count(session, DayOff) == 1
 
 
-def test_future_bookings_stop_a_provider_being_deleted(owner_client, session, salon):
-    add_booking(session, salon, NEXT_WEEK)
-    add_booking(session, salon, NEXT_WEEK + timedelta(hours=2))
+def test_future_bookings_stop_a_provider_being_deleted(owner_client, session, salon, make_booking):
+    make_booking(start=NEXT_WEEK)
+    make_booking(start=NEXT_WEEK + timedelta(hours=2))
     url = f"/staff/providers/{salon.provider.id}"
     response = press(owner_client, f"{url}/delete", url)
     assert response.status_code == 409
@@ -652,8 +613,8 @@ def test_future_bookings_stop_a_provider_being_deleted(owner_client, session, sa
     assert change_events(session, "providers") == []
 
 
-def test_a_provider_with_only_past_bookings_is_archived(owner_client, session, salon):
-    add_booking(session, salon, LAST_WEEK)
+def test_a_provider_with_only_past_bookings_is_archived(owner_client, session, salon, make_booking):
+    make_booking(start=LAST_WEEK)
     url = f"/staff/providers/{salon.provider.id}"
     response = press(owner_client, f"{url}/delete", url)
     assert response.status_code == 303
@@ -684,7 +645,7 @@ def test_a_provider_without_bookings_is_deleted_with_their_hours(owner_client, s
 
 
 def test_a_provider_of_another_business_is_not_found(owner_client, session, salon, rival):
-    _, _, robin = rival
+    robin = rival.provider
     base = f"/staff/providers/{robin.id}"
     for url in (base, f"{base}/hours", f"{base}/days-off"):
         assert owner_client.get(url).status_code == 404, url
@@ -696,7 +657,7 @@ def test_a_provider_of_another_business_is_not_found(owner_client, session, salo
 
 
 def test_a_day_off_of_another_provider_is_not_found(owner_client, session, salon, rival):
-    _, _, robin = rival
+    robin = rival.provider
     robin.days_off.append(DayOff(day=TUESDAY))
     session.commit()
     day_off_id = robin.days_off[0].id

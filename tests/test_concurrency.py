@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 from portal.booking.models import Booking
 from portal.clients.models import Client
 from tests.conftest import csrf_token
+from tests.factories import CONSENTS
 
 CLIENTS = 16
 SLOT_PARAM = "2026-03-03T09:00Z"
@@ -65,8 +66,7 @@ def race_for_one_slot(url: str, clients: int, timeout: float = 120) -> list[tupl
                 "name": f"Client {number}",
                 "email": f"client{number}@example.com",
                 "phone": "+49 30 1234567",
-                "accept_terms": "y",
-                "accept_policy": "y",
+                **CONSENTS,
             }
         )
     start_together = threading.Barrier(clients)

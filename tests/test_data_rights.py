@@ -14,7 +14,7 @@ from portal.booking.models import Booking
 from portal.clients.models import Client
 from portal.giftcards.models import GiftCard, GiftCardRedemption
 from tests.conftest import NOW, OWNER_PASSWORD, csrf_token, sign_in
-from tests.history_factories import make_client, make_ended_booking
+from tests.factories import make_client, make_ended_booking
 
 NAME = "Zelda Zimmermann"
 EMAIL = "zelda.z@example.com"

@@ -1,8 +1,9 @@
 """Each database does its part of keeping bookings apart.
 
-SQLite (embedded): WAL, foreign keys, and ``BEGIN IMMEDIATE`` for write
-requests. PostgreSQL: row locks, plus an exclusion constraint that refuses
-two overlapping active bookings of one provider whatever the application does.
+SQLite (embedded): WAL, foreign keys, ``BEGIN IMMEDIATE`` for views declared
+``@writes``, and triggers that refuse two overlapping active bookings of one
+provider. PostgreSQL: row locks, plus an exclusion constraint that does the
+same. Either way the database refuses an overlap whatever the application does.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.booking import service as booking_service
 from portal.booking.models import Booking
-from portal.clients.models import Client
 from portal.extensions import db as portal_db
 from tests.conftest import NOW, csrf_token
 
@@ -33,16 +33,20 @@ def test_connections_are_configured_for_the_backend(app, database_backend):
             assert connection.execute(text("SHOW server_encoding")).scalar() == "UTF8"
 
 
-def test_write_requests_take_the_write_lock_at_begin_on_sqlite_only(app, database_backend):
+def test_views_declared_as_writing_take_the_write_lock_at_begin_on_sqlite_only(
+    app, salon, database_backend
+):
     statements: list[str] = []
 
     @event.listens_for(portal_db.engine, "before_cursor_execute")
     def record(_conn, _cursor, statement, *_args):
         statements.append(statement)
 
-    with app.test_request_context("/", method="POST"):
+    book = f"/b/salon/services/{salon.service.id}/book"
+    # The same address: the POST view is declared @writes, the GET view is not.
+    with app.test_request_context(book, method="POST"):
         portal_db.session.execute(text("SELECT 1"))
-    with app.test_request_context("/", method="GET"):
+    with app.test_request_context(book, method="GET"):
         portal_db.session.execute(text("SELECT 1"))
     begins = [s for s in statements if s.startswith("BEGIN")]
     if database_backend == "sqlite":
@@ -85,45 +89,54 @@ def _copy_of(booking: Booking, start=None, **changes) -> dict:
 
 
 @pytest.fixture
-def booked(session, salon, clock):
-    """One confirmed booking of the salon's provider at SLOT."""
-    client = Client(business_id=salon.business.id, name="First", email="first@example.com")
-    booking = Booking(
-        business_id=salon.business.id,
-        client=client,
-        service_id=salon.service.id,
-        provider_id=salon.provider.id,
-        start_at=SLOT,
-        end_at=SLOT + timedelta(minutes=30),
-        occupied_until=SLOT + timedelta(minutes=40),
-        status="confirmed",
-        created_by="staff",
-        ip_address="",
-        price_cents=0,
-        manage_token_hash="a" * 64,
-        created_at=NOW,
+def booked(make_booking):
+    """One confirmed booking of the salon's provider at SLOT, with 10 minutes kept free after."""
+    return make_booking(
+        start=SLOT, occupied_until=SLOT + timedelta(minutes=40), name="First", created_by="staff"
     )
-    session.add(booking)
-    session.commit()
-    return booking
 
 
-def test_an_overlapping_booking_written_straight_to_the_database(session, booked, database_backend):
+def test_an_overlapping_booking_written_straight_to_the_database_is_refused(
+    session, booked, database_backend
+):
     insert = Booking.__table__.insert().values(
         **_copy_of(booked, start=SLOT + timedelta(minutes=15))
     )
+    with pytest.raises(IntegrityError) as raised:
+        session.execute(insert)
     if database_backend == "postgresql":
-        with pytest.raises(IntegrityError) as raised:
-            session.execute(insert)
         assert raised.value.orig.sqlstate == "23P01"
         assert raised.value.orig.diag.constraint_name == "bookings_no_overlap"
-        session.rollback()
-        assert session.scalar(select(func.count()).select_from(Booking)) == 1
     else:
-        # SQLite has no such constraint: there BEGIN IMMEDIATE and the check are the wall.
-        session.execute(insert)
-        session.commit()
-        assert session.scalar(select(func.count()).select_from(Booking)) == 2
+        assert str(raised.value.orig) == "bookings_no_overlap"  # the SQLite trigger
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Booking)) == 1
+
+
+def test_moving_a_booking_onto_another_is_refused_by_the_database(session, booked):
+    other = Booking(**_copy_of(booked, start=booked.occupied_until, manage_token_hash="b" * 64))
+    session.add(other)
+    session.commit()
+    with pytest.raises(IntegrityError):
+        session.execute(
+            Booking.__table__.update()
+            .where(Booking.id == other.id)
+            .values(start_at=booked.start_at, end_at=booked.end_at)
+        )
+    session.rollback()
+
+
+def test_sqlite_refuses_a_booking_occupying_its_provider_over_a_day(
+    session, booked, database_backend
+):
+    if database_backend != "sqlite":
+        pytest.skip("the one-day bound belongs to the SQLite trigger")
+    too_long = _copy_of(booked, start=booked.start_at + timedelta(days=3))
+    too_long["occupied_until"] = too_long["start_at"] + timedelta(hours=25)
+    with pytest.raises(IntegrityError) as raised:
+        session.execute(Booking.__table__.insert().values(**too_long))
+    assert str(raised.value.orig) == "bookings_occupancy_over_a_day"
+    session.rollback()
 
 
 def test_adjacent_and_cancelled_bookings_do_not_clash(session, booked):
@@ -138,7 +151,7 @@ def test_adjacent_and_cancelled_bookings_do_not_clash(session, booked):
 
 
 def test_a_booking_the_check_missed_gets_the_just_taken_page(
-    client, booked, salon, monkeypatch, database_backend, session
+    client, booked, salon, monkeypatch, session
 ):
     # A bug in the application check: it believes every provider is free.
     monkeypatch.setattr(booking_service, "_provider_is_free", lambda *args, **kwargs: True)
@@ -158,12 +171,7 @@ def test_a_booking_the_check_missed_gets_the_just_taken_page(
         },
     )
     session.rollback()
-    count = session.scalar(select(func.count()).select_from(Booking))
-    if database_backend == "postgresql":
-        assert response.status_code == 409
-        assert "This time was just taken" in response.text
-        assert count == 1
-    else:
-        # SQLite relies on the application check alone.
-        assert response.status_code == 303
-        assert count == 2
+    assert response.status_code == 409
+    assert "This time was just taken" in response.text
+    # PostgreSQL's exclusion constraint or SQLite's trigger: the database refused it.
+    assert session.scalar(select(func.count()).select_from(Booking)) == 1

@@ -8,21 +8,14 @@ import re
 import pytest
 from sqlalchemy import select
 
-from portal.accounts.service import create_staff_user
 from portal.audit.models import AuditEvent
 from portal.businesses.models import Business
 from portal.embedding.service import parse_origin
-from tests.conftest import csrf_token, outbox, sign_in
+from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, outbox, sign_in
+from tests.factories import CONSENTS, DETAILS
 
 ALLOWED = ["https://www.salon.example", "https://salon.example:8443"]
 SLOT_PARAM = "2026-03-03T09:00Z"
-DETAILS = {
-    "name": "Mia Example",
-    "email": "mia@example.com",
-    "phone": "+49 30 1234567",
-    "accept_terms": "y",
-    "accept_policy": "y",
-}
 HREF = re.compile(r'(?:href|action)="([^"]*)"')
 
 
@@ -75,12 +68,6 @@ def has_chrome(page) -> bool:
     return 'class="site-header' in page.text or 'class="site-footer' in page.text
 
 
-@pytest.fixture
-def signed_in(client, owner):
-    assert sign_in(client).status_code in (302, 303)
-    return client
-
-
 # --- Who may frame which page -------------------------------------------------------------
 
 
@@ -117,11 +104,18 @@ def test_public_pages_may_not_be_framed_when_no_site_is_allowed(client, salon):
         assert response.headers["X-Frame-Options"] == "DENY", path
 
 
-def test_staff_pages_are_never_framed(signed_in, session, salon):
+def test_staff_pages_are_never_framed(owner_client, session, salon):
     allow(session, salon)
-    for path in ["/staff/", "/staff/embedding", "/staff/login?embed=1", "/staff/embedding?embed=1"]:
-        response = signed_in.get(path)
-        assert response.status_code in (200, 302), path
+    # The sign-in page sends a signed-in owner on (302); the others are shown (200).
+    statuses = {
+        "/staff/": 200,
+        "/staff/embedding": 200,
+        "/staff/login?embed=1": 302,
+        "/staff/embedding?embed=1": 200,
+    }
+    for path, status in statuses.items():
+        response = owner_client.get(path)
+        assert response.status_code == status, path
         assert policy_of(response)["frame-ancestors"] == ["'none'"], path
         assert response.headers["X-Frame-Options"] == "DENY", path
 
@@ -144,9 +138,9 @@ def test_stored_lines_that_are_not_origins_never_reach_the_header(client, sessio
 # --- The owner's page ---------------------------------------------------------------------
 
 
-def test_owner_sees_the_snippet_and_the_plain_link(signed_in, session, salon):
+def test_owner_sees_the_snippet_and_the_plain_link(owner_client, session, salon):
     allow(session, salon)
-    page = signed_in.get("/staff/embedding")
+    page = owner_client.get("/staff/embedding")
     assert page.status_code == 200
     text = html.unescape(page.text)
     assert (
@@ -157,32 +151,32 @@ def test_owner_sees_the_snippet_and_the_plain_link(signed_in, session, salon):
     assert "https://www.salon.example\nhttps://salon.example:8443" in text
 
 
-def test_the_snippet_escapes_the_business_name(signed_in, session, salon):
+def test_the_snippet_escapes_the_business_name(owner_client, session, salon):
     business = session.get(Business, salon.business.id)
     business.name = 'Cut & "Dye"'
     session.commit()
     allow(session, salon)
-    text = html.unescape(signed_in.get("/staff/embedding").text)
+    text = html.unescape(owner_client.get("/staff/embedding").text)
     assert 'title="Book with Cut &amp; &#34;Dye&#34;"' in text
 
 
-def test_without_an_allowed_site_the_page_says_how_to_start(signed_in, salon):
-    page = signed_in.get("/staff/embedding")
+def test_without_an_allowed_site_the_page_says_how_to_start(owner_client, salon):
+    page = owner_client.get("/staff/embedding")
     assert "No site may embed your booking pages yet" in page.text
     assert "&lt;iframe" not in page.text
 
 
-def test_owners_find_embedding_in_the_staff_menu(signed_in):
-    assert 'href="/staff/embedding"' in signed_in.get("/staff/").text
+def test_owners_find_embedding_in_the_staff_menu(owner_client):
+    assert 'href="/staff/embedding"' in owner_client.get("/staff/").text
 
 
-def test_saving_the_list_normalises_deduplicates_and_audits(signed_in, session, salon):
+def test_saving_the_list_normalises_deduplicates_and_audits(owner_client, session, salon):
     allow(session, salon, ["https://old.example"])
-    page = signed_in.get("/staff/embedding")
+    page = owner_client.get("/staff/embedding")
     typed = (
         "https://www.salon.example/\r\n\r\nHTTPS://Salon.Example:443\r\nhttps://www.salon.example"
     )
-    response = signed_in.post(
+    response = owner_client.post(
         "/staff/embedding", data={"csrf_token": csrf_token(page.text), "embed_origins": typed}
     )
     assert response.status_code == 303
@@ -191,36 +185,36 @@ def test_saving_the_list_normalises_deduplicates_and_audits(signed_in, session, 
     assert details["changes"] == {
         "embed_origins": ["https://old.example", "https://www.salon.example\nhttps://salon.example"]
     }
-    framed = signed_in.get("/b/salon/")
+    framed = owner_client.get("/b/salon/")
     assert policy_of(framed)["frame-ancestors"] == [
         "https://www.salon.example",
         "https://salon.example",
     ]
 
 
-def test_saving_the_same_list_again_records_nothing(signed_in, session, salon):
+def test_saving_the_same_list_again_records_nothing(owner_client, session, salon):
     allow(session, salon)
-    page = signed_in.get("/staff/embedding")
+    page = owner_client.get("/staff/embedding")
     data = {"csrf_token": csrf_token(page.text), "embed_origins": "\n".join(ALLOWED)}
-    assert signed_in.post("/staff/embedding", data=data).status_code == 303
-    assert "Nothing changed." in signed_in.get("/staff/embedding").text
+    assert owner_client.post("/staff/embedding", data=data).status_code == 303
+    assert "Nothing changed." in owner_client.get("/staff/embedding").text
     assert settings_changes(session) == []
 
 
-def test_emptying_the_list_forbids_framing_again(signed_in, session, salon):
+def test_emptying_the_list_forbids_framing_again(owner_client, session, salon):
     allow(session, salon)
-    page = signed_in.get("/staff/embedding")
+    page = owner_client.get("/staff/embedding")
     data = {"csrf_token": csrf_token(page.text), "embed_origins": ""}
-    assert signed_in.post("/staff/embedding", data=data).status_code == 303
+    assert owner_client.post("/staff/embedding", data=data).status_code == 303
     assert stored_origins(session, salon) == ""
-    assert policy_of(signed_in.get("/b/salon/"))["frame-ancestors"] == ["'none'"]
+    assert policy_of(owner_client.get("/b/salon/"))["frame-ancestors"] == ["'none'"]
 
 
-def test_local_http_sites_are_accepted_for_testing(signed_in, session, salon):
-    page = signed_in.get("/staff/embedding")
+def test_local_http_sites_are_accepted_for_testing(owner_client, session, salon):
+    page = owner_client.get("/staff/embedding")
     typed = "http://localhost:8080\nhttp://127.0.0.1"
     data = {"csrf_token": csrf_token(page.text), "embed_origins": typed}
-    assert signed_in.post("/staff/embedding", data=data).status_code == 303
+    assert owner_client.post("/staff/embedding", data=data).status_code == 303
     assert stored_origins(session, salon) == typed
 
 
@@ -241,13 +235,13 @@ def test_local_http_sites_are_accepted_for_testing(signed_in, session, salon):
     ],
 )
 def test_lines_that_are_not_sites_are_refused_with_a_message(
-    signed_in, session, salon, line, message
+    owner_client, session, salon, line, message
 ):
     allow(session, salon, ["https://kept.example"])
-    page = signed_in.get("/staff/embedding")
+    page = owner_client.get("/staff/embedding")
     typed = f"https://fine.example\n{line}"
     data = {"csrf_token": csrf_token(page.text), "embed_origins": typed}
-    response = signed_in.post("/staff/embedding", data=data)
+    response = owner_client.post("/staff/embedding", data=data)
     assert response.status_code == 422
     assert f"Line 2 ({line})" in html.unescape(response.text)
     assert message in html.unescape(response.text)
@@ -270,28 +264,19 @@ def test_origins_are_written_the_way_browsers_compare_them(typed, origin):
     assert parse_origin(typed) == origin
 
 
-def test_more_than_twenty_sites_are_refused(signed_in, session, salon):
-    page = signed_in.get("/staff/embedding")
+def test_more_than_twenty_sites_are_refused(owner_client, session, salon):
+    page = owner_client.get("/staff/embedding")
     typed = "\n".join(f"https://site{n}.example" for n in range(21))
     data = {"csrf_token": csrf_token(page.text), "embed_origins": typed}
-    response = signed_in.post("/staff/embedding", data=data)
+    response = owner_client.post("/staff/embedding", data=data)
     assert response.status_code == 422
     assert "List at most 20 sites; this list has 21." in response.text
     assert stored_origins(session, salon) == ""
 
 
-def test_only_the_owner_may_open_the_page(client, session, salon):
+def test_only_the_owner_may_open_the_page(client, staff_member):
     assert client.get("/staff/embedding").status_code == 302
-    create_staff_user(
-        session,
-        salon.business,
-        email="sam@salon.example",
-        password="violet harbour ledger 17",
-        role="staff",
-        name="Sam",
-    )
-    session.commit()
-    sign_in(client, "sam@salon.example", "violet harbour ledger 17")
+    sign_in(client, STAFF_EMAIL, STAFF_PASSWORD)
     assert client.get("/staff/embedding").status_code == 403
     assert 'href="/staff/embedding"' not in client.get("/staff/").text
 
@@ -331,11 +316,12 @@ def test_embed_mode_is_kept_through_the_booking_flow(client, session, salon):
     assert all("embed=1" in link for link in links(details) if link.startswith("/b/"))
 
     booked = client.post(
-        details_url(salon), data={"csrf_token": csrf_token(details.text), **DETAILS}
+        details_url(salon), data={"csrf_token": csrf_token(details.text), **DETAILS, **CONSENTS}
     )
     assert booked.status_code == 303
     manage_path = booked.headers["Location"]
-    assert manage_path.startswith("/b/salon/manage/") and manage_path.endswith("?embed=1")
+    assert manage_path.startswith("/b/salon/manage/")
+    assert manage_path.endswith("?done=booked&embed=1")
 
     manage = client.get(manage_path)
     assert "Your booking is confirmed" in manage.text
@@ -345,14 +331,14 @@ def test_embed_mode_is_kept_through_the_booking_flow(client, session, salon):
 
     cancelled = client.post(cancel_action, data={"csrf_token": csrf_token(manage.text)})
     assert cancelled.status_code == 303
-    assert cancelled.headers["Location"] == manage_path
-    assert "Your booking is cancelled" in client.get(manage_path).text
+    assert cancelled.headers["Location"] == manage_path.replace("done=booked", "done=cancelled")
+    assert "Your booking is cancelled" in client.get(cancelled.headers["Location"]).text
 
 
 def test_emails_from_an_embedded_booking_carry_the_plain_link(app, client, salon):
     details = client.get(details_url(salon))
     booked = client.post(
-        details_url(salon), data={"csrf_token": csrf_token(details.text), **DETAILS}
+        details_url(salon), data={"csrf_token": csrf_token(details.text), **DETAILS, **CONSENTS}
     )
     token_path = booked.headers["Location"].split("?")[0]
     [mail] = outbox(app)
@@ -363,7 +349,7 @@ def test_emails_from_an_embedded_booking_carry_the_plain_link(app, client, salon
 
 def test_an_expired_form_in_the_frame_offers_the_full_page(client, session, salon):
     allow(session, salon)
-    refused = client.post(details_url(salon), data=DETAILS)
+    refused = client.post(details_url(salon), data={**DETAILS, **CONSENTS})
     assert refused.status_code == 400
     assert "Form expired" in refused.text
     assert not has_chrome(refused)
@@ -434,17 +420,17 @@ class TestOverHttps:
         framed = {"Sec-Fetch-Dest": "iframe", "Sec-Fetch-Site": "cross-site"}
         page = client.get(details_url(salon), base_url=self.BASE, headers=framed)
         assert "partitioned" in session_cookie(page, app)
+        assert "samesite=none" in session_cookie(page, app)
         # The form inside the frame posts to the portal, so the referrer is the portal's page.
         headers = {
             **framed,
             "Sec-Fetch-Site": "same-origin",
             "Referer": self.BASE + details_url(salon),
         }
-        data = {"csrf_token": csrf_token(page.text), **DETAILS}
+        data = {"csrf_token": csrf_token(page.text), **DETAILS, **CONSENTS}
         booked = client.post(details_url(salon), data=data, base_url=self.BASE, headers=headers)
         assert booked.status_code == 303
-        assert booked.headers["Location"].endswith("?embed=1")
-        assert "samesite=none" in session_cookie(booked, app)
+        assert booked.headers["Location"].endswith("?done=booked&embed=1")
         manage = client.get(booked.headers["Location"], base_url=self.BASE, headers=framed)
         assert "Your booking is confirmed" in manage.text
         assert policy_of(manage)["frame-ancestors"] == ALLOWED

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import email
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from portal.booking.models import Booking, BookingConsent
-from tests.conftest import csrf_token, outbox
+from tests.conftest import SLOT, csrf_token, outbox, path_of
+from tests.factories import DETAILS
 
-#: Tuesday 3 March 2026, 10:00 in Berlin (09:00 UTC): a free slot the day after NOW.
-SLOT = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+#: SLOT (Tuesday 3 March 2026, 10:00 in Berlin) as the booking URL writes it.
 SLOT_PARAM = "2026-03-03T09:00Z"
-DETAILS = {"name": "Mia Example", "email": "mia@example.com", "phone": "+49 30 1234567"}
 
 
 def booking_url(salon, provider="any", start=SLOT_PARAM) -> str:
@@ -80,8 +79,9 @@ def test_policy_summary_and_checkbox_stand_above_the_confirm_button(client, salo
 def test_complete_booking_records_consents_and_sends_confirmation(app, client, salon, session):
     response = post_booking(client, salon, accept_terms="y", accept_policy="y")
     assert response.status_code == 303
-    manage_path = response.headers["Location"]
+    manage_path = path_of(response)
     assert manage_path.startswith("/b/salon/manage/")
+    assert response.headers["Location"] == f"{manage_path}?done=booked"
 
     booking = session.scalars(select(Booking)).one()
     assert booking.start_at == SLOT
@@ -97,7 +97,7 @@ def test_complete_booking_records_consents_and_sends_confirmation(app, client, s
     assert consents[0].policy_version.version == 1
     assert consents[1].terms_version.version == 1
 
-    page = client.get(manage_path)
+    page = client.get(response.headers["Location"])
     assert page.status_code == 200
     assert "Your booking is confirmed" in page.text
     assert "Tuesday, 03 March 2026, 10:00" in page.text
@@ -116,13 +116,13 @@ def test_complete_booking_records_consents_and_sends_confirmation(app, client, s
 
 
 def test_cancellation_inside_the_window_frees_the_slot(app, client, salon, session):
-    manage_path = post_booking(client, salon, accept_terms="y", accept_policy="y").headers[
-        "Location"
-    ]
+    manage_path = path_of(post_booking(client, salon, accept_terms="y", accept_policy="y"))
     page = client.get(manage_path)
     response = client.post(f"{manage_path}/cancel", data={"csrf_token": csrf_token(page.text)})
     assert response.status_code == 303
-    assert "Your booking is cancelled" in client.get(manage_path).text
+    assert response.headers["Location"] == f"{manage_path}?done=cancelled"
+    assert "Your booking is cancelled" in client.get(response.headers["Location"]).text
+    assert "Your booking is cancelled" not in client.get(manage_path).text
     session.rollback()
     booking = session.scalars(select(Booking)).one()
     assert booking.status == "cancelled"
@@ -137,9 +137,7 @@ def test_cancellation_inside_the_window_frees_the_slot(app, client, salon, sessi
 
 
 def test_late_cancellation_is_refused_with_a_warning(client, salon, session, clock):
-    manage_path = post_booking(client, salon, accept_terms="y", accept_policy="y").headers[
-        "Location"
-    ]
+    manage_path = path_of(post_booking(client, salon, accept_terms="y", accept_policy="y"))
     page = client.get(manage_path)
     token = csrf_token(page.text)
     clock.move_to(SLOT - timedelta(hours=23))

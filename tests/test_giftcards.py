@@ -12,7 +12,7 @@ from portal.audit.models import AuditEvent
 from portal.booking.models import Booking
 from portal.giftcards.models import GiftCard, GiftCardRedemption
 from tests.conftest import NOW, csrf_token, sign_in
-from tests.history_factories import enable_gift_cards
+from tests.factories import enable_gift_cards
 from tests.test_concurrency import Browser, live_server  # noqa: F401 (fixture)
 
 CODE = "SPRING-2026-GIFT"
@@ -204,3 +204,29 @@ def test_gift_cards_switch_on_and_off_when_clean_history_is_off(client, session,
         ).status_code
         == 422
     )
+
+
+#: 32 letters and digits, the longest code, typed in groups as printed: 39 characters.
+LONGEST_CODE = "ABCD-EFGH-JKLM-NPQR-STUV-WXYZ-2345-6789"
+
+
+def test_the_owner_may_type_the_longest_code_in_groups_but_no_longer_one(client, session, owner):
+    enable_gift_cards(session, owner, NOW)
+    session.commit()
+    sign_in(client)
+    page = client.get("/staff/gift-cards/")
+    issue = {"csrf_token": csrf_token(page.text), "value": "20", "expires_on": "2026-12-31"}
+    too_long = client.post("/staff/gift-cards/issue", data={**issue, "code": LONGEST_CODE + "A"})
+    assert too_long.status_code == 422
+    assert "A gift card code has at most 32 letters and digits." in too_long.text
+    issued = client.post("/staff/gift-cards/issue", data={**issue, "code": LONGEST_CODE})
+    assert issued.status_code == 303
+    session.rollback()
+    assert session.scalars(select(GiftCard.code)).one() == LONGEST_CODE.replace("-", "")
+
+
+def test_a_code_longer_than_any_card_is_refused_when_booking(client, salon, session, card):
+    response = book(client, salon, code=LONGEST_CODE + "A")
+    assert response.status_code == 422
+    assert "A gift card code has at most 32 letters and digits." in response.text
+    assert session.scalar(select(func.count()).select_from(Booking)) == 0

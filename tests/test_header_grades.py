@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import OWNER_EMAIL, OWNER_PASSWORD, csrf_token
-from tests.test_security_headers import DETAILS, details_url, policy_of
+from tests.factories import CONSENTS, DETAILS
+from tests.test_security_headers import details_url, policy_of
 
 HTTPS = "https://localhost"
 
@@ -32,7 +33,7 @@ def post_form(client, path: str, data: dict):
 
 @pytest.fixture
 def page_kinds(client, salon, owner):
-    booked = post_form(client, details_url(salon), DETAILS)
+    booked = post_form(client, details_url(salon), {**DETAILS, **CONSENTS})
     assert booked.status_code == 303
     public = client.get("/b/salon/", base_url=HTTPS)
     manage = client.get(booked.headers["Location"], base_url=HTTPS)

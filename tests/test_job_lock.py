@@ -35,8 +35,14 @@ def test_a_second_holder_is_refused_while_the_first_holds_the_job_lock(two_hosts
 
 def test_different_jobs_do_not_block_each_other(two_hosts):
     first, second = two_hosts
-    with job_lock(first, "purge-history"), job_lock(second, "another-job"):
-        pass
+    held = []
+    with job_lock(first, "purge-history"):
+        with job_lock(second, "another-job"):
+            held.append("another-job")
+        # ...while the same job on the other host is still refused.
+        with pytest.raises(JobLocked), job_lock(second, "purge-history"):
+            held.append("purge-history twice")
+    assert held == ["another-job"]
 
 
 def test_of_two_hosts_starting_together_exactly_one_runs(two_hosts, database_backend):

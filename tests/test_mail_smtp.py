@@ -10,7 +10,8 @@ from aiosmtpd.controller import Controller
 
 from portal import create_app
 from portal.extensions import db as portal_db
-from tests.conftest import csrf_token, outbox
+from tests.conftest import csrf_token, outbox, path_of
+from tests.factories import CONSENTS, DETAILS
 
 
 class Inbox:
@@ -54,14 +55,7 @@ def test_confirmation_is_delivered_through_the_smtp_server(smtp_app, smtp_inbox,
     page = client.get(url)
     response = client.post(
         url,
-        data={
-            "csrf_token": csrf_token(page.text),
-            "name": "Mia Example",
-            "email": "mia@example.com",
-            "phone": "+49 30 1234567",
-            "accept_terms": "y",
-            "accept_policy": "y",
-        },
+        data={"csrf_token": csrf_token(page.text), **DETAILS, **CONSENTS},
     )
     assert response.status_code == 303
     [(sender, recipients, raw)] = inbox.messages
@@ -69,9 +63,7 @@ def test_confirmation_is_delivered_through_the_smtp_server(smtp_app, smtp_inbox,
     assert recipients == ["mia@example.com"]
     message = email.message_from_bytes(raw)
     assert message["Subject"].startswith("Booking confirmed: Haircut")
-    assert (
-        response.headers["Location"] in message.get_payload()[0].get_payload(decode=True).decode()
-    )
+    assert path_of(response) in message.get_payload()[0].get_payload(decode=True).decode()
     assert message.get_payload()[1].get_content_type() == "text/calendar"
     assert outbox(smtp_app) == []  # nothing went to the development outbox
 
@@ -83,12 +75,7 @@ def test_a_refused_booking_sends_no_mail(smtp_app, smtp_inbox, salon):
     page = client.get(url)
     response = client.post(
         url,
-        data={
-            "csrf_token": csrf_token(page.text),
-            "name": "Mia Example",
-            "email": "mia@example.com",
-            "phone": "+49 30 1234567",
-        },
+        data={"csrf_token": csrf_token(page.text), **DETAILS},  # no consents
     )
     assert response.status_code == 422
     assert inbox.messages == []

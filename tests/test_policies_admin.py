@@ -20,8 +20,9 @@ from portal.policies.service import (
     publish_policy,
     reschedule_rule,
 )
-from tests.conftest import csrf_token
-from tests.test_flow import DETAILS, booking_url
+from tests.conftest import csrf_token, path_of
+from tests.factories import DETAILS
+from tests.test_flow import booking_url
 
 TERMS_URL = "/staff/terms"
 POLICY_URL = "/staff/cancellation-policy"
@@ -90,7 +91,7 @@ def book(client, salon, email: str = DETAILS["email"], start: str = "2026-03-03T
     data = {"csrf_token": csrf_token(page.text), **DETAILS, "email": email}
     response = client.post(url, data={**data, "accept_terms": "y", "accept_policy": "y"})
     assert response.status_code == 303
-    return response.headers["Location"]
+    return path_of(response)
 
 
 def consent_versions(session, email: str) -> dict[str, int]:

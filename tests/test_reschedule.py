@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import re
-import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,11 +18,10 @@ from portal.booking.service import (
     SlotUnavailable,
     reschedule,
 )
-from portal.clients.models import Client
 from portal.policies.service import publish_policy
-from tests.conftest import NOW, csrf_token, outbox
-from tests.factories import make_provider
-from tests.test_flow import DETAILS, SLOT, booking_url
+from tests.conftest import NOW, SLOT, csrf_token, outbox, path_of
+from tests.factories import CONSENTS, DETAILS, make_provider
+from tests.test_flow import booking_url
 
 #: Tuesday 3 March 2026 in Berlin (UTC+1): 10:00, 10:30, 11:00 and 14:00 local.
 TEN = SLOT
@@ -48,10 +46,10 @@ def book(client, salon, start: datetime = TEN, **details) -> str:
     url = booking_url(salon, start=iso(start))
     page = client.get(url)
     assert page.status_code == 200
-    data = {"csrf_token": csrf_token(page.text), **DETAILS, **details}
-    response = client.post(url, data={**data, "accept_terms": "y", "accept_policy": "y"})
+    data = {"csrf_token": csrf_token(page.text), **DETAILS, **CONSENTS, **details}
+    response = client.post(url, data=data)
     assert response.status_code == 303
-    return response.headers["Location"]
+    return path_of(response)
 
 
 def move(client, manage_path: str, start, provider="any", token=None):
@@ -135,7 +133,7 @@ def test_reschedule_inside_the_window_moves_the_booking_and_keeps_the_token(
 
     response = move(client, manage_path, TWO_PM)
     assert response.status_code == 303
-    assert response.headers["Location"] == manage_path
+    assert response.headers["Location"] == f"{manage_path}?done=rescheduled"
 
     after = the_booking(session)
     assert after.id == before.id
@@ -146,7 +144,7 @@ def test_reschedule_inside_the_window_moves_the_booking_and_keeps_the_token(
     assert after.status == "confirmed"
     assert [c.kind for c in after.consents] == ["terms", "cancellation_policy"]
 
-    page = client.get(manage_path).text
+    page = client.get(response.headers["Location"]).text
     assert "Your booking has a new time" in page
     assert "Tuesday, 03 March 2026, 14:00" in page
 
@@ -276,10 +274,9 @@ def test_the_rule_of_the_accepted_version_governs(client, salon, session, clock)
     assert move(client, later, TWO_PM).status_code == 303
 
 
-def test_a_time_another_booking_holds_is_refused_with_409(client, salon, session):
+def test_a_time_another_booking_holds_is_refused_with_409(client, salon, session, make_booking):
     manage_path = book(client, salon)
-    hold(session, salon, TWO_PM)
-    session.commit()
+    make_booking(start=TWO_PM, name="Holder")
     page = client.get(f"{manage_path}/reschedule?day=2026-03-03").text
     assert f"start={iso(TWO_PM)}" not in page
 
@@ -374,27 +371,10 @@ def test_late_cancellation_is_recorded_as_a_booking_event(client, salon, session
 # -- the domain function ---------------------------------------------------------------
 
 
-def hold(session, salon, start, email_address="holder@example.com") -> Booking:
-    """A confirmed booking of the salon's provider at ``start``, made without any policy."""
-    holder = Client(business_id=salon.business.id, name="Holder", email=email_address)
-    booking = Booking(
-        business_id=salon.business.id,
-        client=holder,
-        service_id=salon.service.id,
-        provider_id=salon.provider.id,
-        start_at=start,
-        end_at=start + timedelta(minutes=30),
-        occupied_until=start + timedelta(minutes=30),
-        manage_token_hash=secrets.token_hex(32),
-    )
-    session.add(booking)
-    session.flush()
-    return booking
-
-
-def test_reschedule_checks_the_new_time_and_keeps_the_row(session, salon):
-    booking = hold(session, salon, TEN, "mia@example.com")
-    hold(session, salon, TWO_PM)
+def test_reschedule_checks_the_new_time_and_keeps_the_row(session, salon, make_booking):
+    # Both made without any policy.
+    booking = make_booking(start=TEN)
+    make_booking(start=TWO_PM, name="Holder")
     with pytest.raises(SlotTaken):
         reschedule(session, booking, TWO_PM, NOW)
     with pytest.raises(SlotUnavailable):

@@ -21,12 +21,14 @@ from portal.retention.jobs import PURGE_JOB, run_purge
 from portal.retention.models import RetentionSettings
 from portal.retention.service import cutoff, purge_business
 from tests.conftest import NOW, OWNER_PASSWORD, csrf_token, sign_in
-from tests.factories import make_business, make_provider, make_service
-from tests.history_factories import (
+from tests.factories import (
     enable_clean_history,
     enable_gift_cards,
+    make_business,
     make_client,
     make_ended_booking,
+    make_provider,
+    make_service,
 )
 
 CUTOFF = NOW - timedelta(days=30)
@@ -302,10 +304,29 @@ def test_export_csv_equals_the_database_and_is_audited(app, client, session, own
     expected = _expected_rows(session, None)
     got = [{key: row[key] for key in expected[0]} for row in parsed]
     for row in expected:
-        if row["client_name"].startswith("="):
-            row["client_name"] = "'" + row["client_name"]
+        # What a spreadsheet would run gets a leading quote: the formula and phone numbers.
+        row["client_name"] = {"=cmd()": "'=cmd()"}.get(row["client_name"], row["client_name"])
+        row["client_phone"] = "'" + row["client_phone"]
     assert got == expected
+    assert {row["client_phone"] for row in got} == {"'+49 30 5550101"}
     assert count(session, AuditEvent, AuditEvent.kind == "data.exported") == 1
+
+
+def test_export_csv_quotes_every_cell_that_starts_like_a_formula(client, session, owner):
+    """The strict rule: ``+`` and ``-`` are quoted even before digits only ("-1+1" runs)."""
+    business = _business(session, owner)
+    cells = [("-1+1", "+1 (555) 0100"), ("@SUM(A1)", "-5"), ("\t=1", "")]
+    for days, (name, phone) in enumerate(cells, 7):
+        tricky = make_client(session, business, name=name, phone=phone)
+        make_ended_booking(session, _salon_of(session, owner), tricky, NOW - timedelta(days=days))
+    session.commit()
+    sign_in(client)
+    rows = list(csv.DictReader(io.StringIO(client.get("/staff/data/export.csv").text)))
+    assert [(row["client_name"], row["client_phone"]) for row in rows] == [
+        ("'-1+1", "'+1 (555) 0100"),
+        ("'@SUM(A1)", "'-5"),
+        ("'\t=1", ""),
+    ]
 
 
 def _business(session, owner):

@@ -4,56 +4,28 @@ from __future__ import annotations
 
 import email
 import re
-import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from portal.audit.models import AuditEvent
+from portal.booking.availability import Slot
 from portal.booking.models import Booking, BookingEvent
 from portal.clients.models import Client
 from portal.policies.service import publish_terms
+from portal.schedule import service as schedule_service
 from portal.schedule.service import weekly_activity
-from tests.conftest import NOW, STAFF_EMAIL, STAFF_PASSWORD, csrf_token, outbox, sign_in
-from tests.factories import make_business, make_provider, make_service
+from tests.conftest import NOW, STAFF_EMAIL, STAFF_PASSWORD, csrf_token, outbox, path_of, sign_in
+from tests.factories import CONSENTS, DETAILS, make_business, make_provider, make_service
 
 #: Tuesday 3 March 2026, 10:00 in Berlin: a slot clients can book at NOW.
 SLOT = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 SLOT_PARAM = "2026-03-03T09:00Z"
-DETAILS = {"name": "Mia Example", "email": "mia@example.com", "phone": "+49 30 1234567"}
-CONSENTS = {"accept_terms": "y", "accept_policy": "y"}
 
 
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
-def make_booking(session, salon, start, *, name="Mia Example", provider=None, **overrides):
-    """A booking row inserted as it is, at any instant (past ones included)."""
-    address = name.lower().replace(" ", ".") + "@example.com"
-    client = session.scalars(
-        select(Client).where(Client.business_id == salon.business.id, Client.email == address)
-    ).first() or Client(business_id=salon.business.id, name=name, email=address, phone="")
-    end = start + timedelta(minutes=30)
-    values = dict(
-        business_id=salon.business.id,
-        client=client,
-        service_id=salon.service.id,
-        provider_id=(provider or salon.provider).id,
-        start_at=start,
-        end_at=end,
-        occupied_until=end,
-        status="confirmed",
-        price_cents=3000,
-        manage_token_hash=secrets.token_hex(32),
-        created_at=NOW,
-    )
-    values.update(overrides)
-    booking = Booking(**values)
-    session.add(booking)
-    session.commit()
-    return booking
 
 
 def book_online(client, salon, start=SLOT_PARAM, **details):
@@ -100,47 +72,31 @@ def section(html: str, heading_id: str) -> str:
 
 
 @pytest.fixture
-def staff(client, owner):
-    """The owner, signed in."""
-    assert sign_in(client).status_code in (302, 303)
-    return owner
-
-
-@pytest.fixture
-def rival(session, salon):
-    business = make_business(session, slug="rival", name="Rival Studio")
-    service = make_service(session, business, name="Massage")
-    provider = make_provider(session, business, [service], name="Robin")
-    client = Client(business_id=business.id, name="Rita Rival", email="rita@example.com")
-    booking = Booking(
-        business_id=business.id,
-        client=client,
-        service_id=service.id,
-        provider_id=provider.id,
-        start_at=SLOT,
-        end_at=SLOT + timedelta(minutes=30),
-        occupied_until=SLOT + timedelta(minutes=30),
+def rival_booking(rival, make_booking):
+    """A pending booking at Rival Studio, at the salon's SLOT."""
+    return make_booking(
+        business=rival.business,
+        service=rival.service,
+        provider=rival.provider,
+        name="Rita Rival",
         status="pending",
-        manage_token_hash=secrets.token_hex(32),
-        created_at=NOW,
     )
-    session.add(booking)
-    session.commit()
-    return booking
 
 
 # Dashboard ---------------------------------------------------------------------
 
 
-def test_dashboard_shows_today_and_tomorrow_in_the_business_timezone(client, staff, salon, session):
-    make_booking(session, salon, utc(2026, 3, 2, 9, 0), name="Today Morning")
+def test_dashboard_shows_today_and_tomorrow_in_the_business_timezone(
+    client, owner_client, salon, session, make_booking
+):
+    make_booking(start=utc(2026, 3, 2, 9, 0), name="Today Morning")
     # 23:30 UTC on Monday is 00:30 on Tuesday in Berlin: tomorrow, not today.
-    make_booking(session, salon, utc(2026, 3, 2, 23, 30), name="Tuesday Early")
-    make_booking(session, salon, utc(2026, 3, 3, 15, 30), name="Tomorrow Late")
+    make_booking(start=utc(2026, 3, 2, 23, 30), name="Tuesday Early")
+    make_booking(start=utc(2026, 3, 3, 15, 30), name="Tomorrow Late")
     # 23:30 UTC on Tuesday is already Wednesday in Berlin.
-    make_booking(session, salon, utc(2026, 3, 3, 23, 30), name="Wednesday Early")
-    make_booking(session, salon, utc(2026, 3, 2, 12, 0), name="Gone Away", status="cancelled")
-    make_booking(session, salon, utc(2026, 3, 1, 12, 0), name="Yesterday Person")
+    make_booking(start=utc(2026, 3, 3, 23, 30), name="Wednesday Early")
+    make_booking(start=utc(2026, 3, 2, 12, 0), name="Gone Away", status="cancelled")
+    make_booking(start=utc(2026, 3, 1, 12, 0), name="Yesterday Person")
 
     page = client.get("/staff/")
     assert page.status_code == 200
@@ -156,12 +112,14 @@ def test_dashboard_shows_today_and_tomorrow_in_the_business_timezone(client, sta
     assert "Yesterday Person" not in page.text
 
 
-def test_dashboard_counts_pending_requests_with_approve_and_decline(client, staff, salon, session):
+def test_dashboard_counts_pending_requests_with_approve_and_decline(
+    client, owner_client, salon, session, make_booking
+):
     salon.business.approve_bookings = True
     session.commit()
-    first = make_booking(session, salon, SLOT, name="Ann Request", status="pending")
-    make_booking(session, salon, SLOT + timedelta(hours=2), name="Ben Request", status="pending")
-    make_booking(session, salon, NOW - timedelta(days=1), name="Old Request", status="pending")
+    first = make_booking(start=SLOT, name="Ann Request", status="pending")
+    make_booking(start=SLOT + timedelta(hours=2), name="Ben Request", status="pending")
+    make_booking(start=NOW - timedelta(days=1), name="Old Request", status="pending")
 
     page = client.get("/staff/").text
     pending = section(page, "pending-heading")
@@ -172,8 +130,10 @@ def test_dashboard_counts_pending_requests_with_approve_and_decline(client, staf
     assert f'action="/staff/bookings/{first.id}/decline"' in pending
 
 
-def test_staff_pages_have_no_inline_styles_or_scripts(client, staff, salon, session):
-    booking = make_booking(session, salon, SLOT)
+def test_staff_pages_have_no_inline_styles_or_scripts(
+    client, owner_client, salon, session, make_booking
+):
+    booking = make_booking(start=SLOT)
     for url in (
         "/staff/",
         "/staff/bookings?view=day&date=2026-03-03",
@@ -195,11 +155,11 @@ FIRST_WEEK = utc(2025, 12, 15, 8, 0)
 
 
 @pytest.fixture
-def activity(session, salon):
+def activity(session, salon, make_booking):
     """Bookings, cancellations and refused late cancellations at known instants."""
 
     def made(at, **overrides):
-        return make_booking(session, salon, at + timedelta(days=3), created_at=at, **overrides)
+        return make_booking(start=at + timedelta(days=3), created_at=at, **overrides)
 
     made(utc(2026, 3, 2, 5, 0))  # Monday 06:00 Berlin: this week
     made(utc(2026, 3, 1, 23, 30))  # Sunday in UTC, but Monday 00:30 in Berlin: this week
@@ -236,23 +196,14 @@ def activity(session, salon):
     other = make_business(session, slug="other", name="Other")
     other_service = make_service(session, other)
     other_provider = make_provider(session, other, [other_service])
-    other_client = Client(business_id=other.id, name="O", email="o@example.com")
-    session.add(
-        Booking(
-            business_id=other.id,
-            client=other_client,
-            service_id=other_service.id,
-            provider_id=other_provider.id,
-            start_at=SLOT,
-            end_at=SLOT + timedelta(minutes=30),
-            occupied_until=SLOT + timedelta(minutes=30),
-            status="cancelled",
-            cancelled_at=NOW,
-            manage_token_hash=secrets.token_hex(32),
-            created_at=NOW,
-        )
+    make_booking(
+        business=other,
+        service=other_service,
+        provider=other_provider,
+        name="O",
+        status="cancelled",
+        cancelled_at=NOW,
     )
-    session.commit()
 
 
 def test_weekly_activity_counts_per_local_week(session, salon, activity):
@@ -270,7 +221,7 @@ def test_weekly_activity_counts_per_local_week(session, salon, activity):
     assert sum(w.late_refused for w in weeks) == 2
 
 
-def test_dashboard_chart_and_table_show_the_weekly_numbers(client, staff, activity):
+def test_dashboard_chart_and_table_show_the_weekly_numbers(client, owner_client, activity):
     page = client.get("/staff/").text
     chart = section(page, "activity-heading")
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in chart
@@ -291,7 +242,7 @@ def test_dashboard_chart_and_table_show_the_weekly_numbers(client, staff, activi
     assert table["16 Feb 2026"] == (0, 0, 0)
 
 
-def test_the_tallest_bar_fills_the_scale(client, staff, activity):
+def test_the_tallest_bar_fills_the_scale(client, owner_client, activity):
     page = client.get("/staff/").text
     heights = [
         float(h) for h in re.findall(r'class="chart-bar [^"]+"[^>]* height="([\d.]+)"', page)
@@ -300,7 +251,7 @@ def test_the_tallest_bar_fills_the_scale(client, staff, activity):
     assert min(heights) == 0
 
 
-def test_an_empty_chart_still_renders(client, staff):
+def test_an_empty_chart_still_renders(client, owner_client):
     page = client.get("/staff/").text
     assert "0 bookings made, 0 cancellations and 0 refused late cancellations" in page
     assert page.count('<rect class="chart-bar ') == 36
@@ -317,17 +268,13 @@ def second_provider(session, salon):
 
 
 def test_day_view_shows_the_bookings_of_that_local_day_by_provider(
-    client, staff, salon, session, second_provider
+    client, owner_client, salon, session, second_provider, make_booking
 ):
-    make_booking(session, salon, utc(2026, 3, 2, 23, 30), name="Just After Midnight")
-    make_booking(session, salon, utc(2026, 3, 3, 9, 0), name="Alex Client")
-    make_booking(
-        session, salon, utc(2026, 3, 3, 10, 0), name="Kim Client", provider=second_provider
-    )
-    make_booking(session, salon, utc(2026, 3, 3, 23, 30), name="Next Day Person")
-    make_booking(
-        session, salon, utc(2026, 3, 3, 12, 0), name="Cancelled Person", status="cancelled"
-    )
+    make_booking(start=utc(2026, 3, 2, 23, 30), name="Just After Midnight")
+    make_booking(start=utc(2026, 3, 3, 9, 0), name="Alex Client")
+    make_booking(start=utc(2026, 3, 3, 10, 0), name="Kim Client", provider=second_provider)
+    make_booking(start=utc(2026, 3, 3, 23, 30), name="Next Day Person")
+    make_booking(start=utc(2026, 3, 3, 12, 0), name="Cancelled Person", status="cancelled")
 
     page = client.get("/staff/bookings?view=day&date=2026-03-03")
     assert page.status_code == 200
@@ -344,14 +291,12 @@ def test_day_view_shows_the_bookings_of_that_local_day_by_provider(
 
 
 def test_week_view_shows_monday_to_sunday_and_filters_by_provider(
-    client, staff, salon, session, second_provider
+    client, owner_client, salon, session, second_provider, make_booking
 ):
-    make_booking(session, salon, utc(2026, 3, 3, 9, 0), name="Tuesday Alex")
-    make_booking(
-        session, salon, utc(2026, 3, 8, 15, 0), name="Sunday Kim", provider=second_provider
-    )
-    make_booking(session, salon, utc(2026, 3, 9, 9, 0), name="Next Week")
-    make_booking(session, salon, utc(2026, 3, 1, 9, 0), name="Last Week")
+    make_booking(start=utc(2026, 3, 3, 9, 0), name="Tuesday Alex")
+    make_booking(start=utc(2026, 3, 8, 15, 0), name="Sunday Kim", provider=second_provider)
+    make_booking(start=utc(2026, 3, 9, 9, 0), name="Next Week")
+    make_booking(start=utc(2026, 3, 1, 9, 0), name="Last Week")
 
     page = client.get("/staff/bookings?view=week&date=2026-03-05&provider=all").text
     assert "Week of Monday, 02 March 2026 to Sunday, 08 March 2026" in page
@@ -367,7 +312,7 @@ def test_week_view_shows_monday_to_sunday_and_filters_by_provider(
     assert "Tuesday Alex" not in only_kim.text
 
 
-def test_calendar_defaults_to_today(client, staff):
+def test_calendar_defaults_to_today(client, owner_client):
     page = client.get("/staff/bookings")
     assert page.status_code == 200
     assert "Monday, 02 March 2026" in page.text
@@ -386,14 +331,14 @@ def test_calendar_defaults_to_today(client, staff):
         ("provider=99999999999999999", "That provider choice is not valid."),
     ],
 )
-def test_calendar_refuses_bad_parameters_with_a_message(client, staff, query, message):
+def test_calendar_refuses_bad_parameters_with_a_message(client, owner_client, query, message):
     response = client.get(f"/staff/bookings?{query}")
     assert response.status_code == 400
     assert message in response.text
 
 
-def test_calendar_of_another_business_provider_is_not_found(client, staff, rival):
-    response = client.get(f"/staff/bookings?provider={rival.provider_id}")
+def test_calendar_of_another_business_provider_is_not_found(client, owner_client, rival_booking):
+    response = client.get(f"/staff/bookings?provider={rival_booking.provider_id}")
     assert response.status_code == 404
     assert "Robin" not in response.text
 
@@ -421,19 +366,19 @@ def test_detail_shows_client_service_and_consents_with_versions(client, owner, s
     assert "booked by the client online" in text
 
 
-def test_booking_of_another_business_is_not_found(client, staff, rival):
-    assert client.get(f"/staff/bookings/{rival.id}").status_code == 404
+def test_booking_of_another_business_is_not_found(client, owner_client, rival_booking):
+    assert client.get(f"/staff/bookings/{rival_booking.id}").status_code == 404
     dashboard = "/staff/"
     for action in ("cancel", "approve", "decline", "no-show"):
         response = post_form(
-            client, dashboard, f"/staff/bookings/{rival.id}/{action}", reason="Nope"
+            client, dashboard, f"/staff/bookings/{rival_booking.id}/{action}", reason="Nope"
         )
         assert response.status_code == 404, action
     assert client.get("/staff/bookings/99999999999999999999").status_code == 404
 
 
-def test_staff_pages_need_a_sign_in(client, salon, session):
-    booking = make_booking(session, salon, SLOT)
+def test_staff_pages_need_a_sign_in(client, salon, session, make_booking):
+    booking = make_booking(start=SLOT)
     for url in ("/staff/bookings", f"/staff/bookings/{booking.id}", "/staff/bookings/new"):
         response = client.get(url)
         assert response.status_code == 302
@@ -446,7 +391,7 @@ def test_staff_pages_need_a_sign_in(client, salon, session):
 def test_staff_cancel_late_inside_the_client_window_works_and_emails_the_reason(
     app, client, owner, salon, session, clock
 ):
-    manage_path = book_online(client, salon).headers["Location"]
+    manage_path = path_of(book_online(client, salon))
     booking = session.scalars(select(Booking)).one()
     clock.move_to(SLOT - timedelta(hours=2))
     # The client may no longer cancel...
@@ -493,9 +438,9 @@ def test_staff_cancel_late_inside_the_client_window_works_and_emails_the_reason(
     ],
 )
 def test_staff_cancel_needs_a_reason_of_at_most_500_characters(
-    app, client, staff, salon, session, reason, message
+    app, client, owner_client, salon, session, reason, message, make_booking
 ):
-    booking = make_booking(session, salon, SLOT)
+    booking = make_booking(start=SLOT)
     detail = f"/staff/bookings/{booking.id}"
     response = post_form(client, detail, f"{detail}/cancel", reason=reason)
     assert response.status_code == 422
@@ -504,21 +449,25 @@ def test_staff_cancel_needs_a_reason_of_at_most_500_characters(
     assert outbox(app) == []
 
 
-def test_a_reason_of_exactly_500_characters_is_accepted(client, staff, salon, session):
-    booking = make_booking(session, salon, SLOT)
+def test_a_reason_of_exactly_500_characters_is_accepted(
+    client, owner_client, salon, session, make_booking
+):
+    booking = make_booking(start=SLOT)
     detail = f"/staff/bookings/{booking.id}"
     assert post_form(client, detail, f"{detail}/cancel", reason="y" * 500).status_code == 303
     assert reload(session, booking).cancel_reason == "y" * 500
 
 
-def test_cancelling_twice_or_after_the_appointment_is_refused(client, staff, salon, session):
-    cancelled = make_booking(session, salon, SLOT, status="cancelled", cancelled_by="client")
+def test_cancelling_twice_or_after_the_appointment_is_refused(
+    client, owner_client, salon, session, make_booking
+):
+    cancelled = make_booking(start=SLOT, status="cancelled", cancelled_by="client")
     detail = f"/staff/bookings/{cancelled.id}"
     response = post_form(client, "/staff/", f"{detail}/cancel", reason="Again")
     assert response.status_code == 409
     assert "already cancelled or declined" in response.text
 
-    over = make_booking(session, salon, NOW - timedelta(hours=3), name="Past Person")
+    over = make_booking(start=NOW - timedelta(hours=3), name="Past Person")
     response = post_form(client, "/staff/", f"/staff/bookings/{over.id}/cancel", reason="Late")
     assert response.status_code == 409
     assert "This appointment is over" in response.text
@@ -541,8 +490,9 @@ def test_pending_booking_holds_the_slot_and_decline_frees_it(
     salon = approving
     response = book_online(client, salon)
     assert response.status_code == 303
-    manage_path = response.headers["Location"]
-    page = client.get(manage_path).text
+    manage_path = path_of(response)
+    assert response.headers["Location"] == f"{manage_path}?done=booked"
+    page = client.get(response.headers["Location"]).text
     assert "Your booking is requested, waiting for approval" in page
     assert "Requested, waiting for approval" in page
     booking = session.scalars(select(Booking)).one()
@@ -611,8 +561,10 @@ def test_approving_confirms_the_request_and_emails_the_client(
     assert "not waiting for approval" in again.text
 
 
-def test_a_request_whose_time_has_begun_cannot_be_approved(client, staff, salon, session):
-    booking = make_booking(session, salon, NOW - timedelta(minutes=10), status="pending")
+def test_a_request_whose_time_has_begun_cannot_be_approved(
+    client, owner_client, salon, session, make_booking
+):
+    booking = make_booking(start=NOW - timedelta(minutes=10), status="pending")
     detail = f"/staff/bookings/{booking.id}"
     response = post_form(client, detail, f"{detail}/approve")
     assert response.status_code == 409
@@ -620,8 +572,10 @@ def test_a_request_whose_time_has_begun_cannot_be_approved(client, staff, salon,
     assert reload(session, booking).status == "pending"
 
 
-def test_decline_reason_is_optional_but_limited(app, client, staff, salon, session):
-    booking = make_booking(session, salon, SLOT, status="pending")
+def test_decline_reason_is_optional_but_limited(
+    app, client, owner_client, salon, session, make_booking
+):
+    booking = make_booking(start=SLOT, status="pending")
     detail = f"/staff/bookings/{booking.id}"
     too_long = post_form(client, detail, f"{detail}/decline", reason="z" * 501)
     assert too_long.status_code == 422
@@ -631,7 +585,7 @@ def test_decline_reason_is_optional_but_limited(app, client, staff, salon, sessi
     assert "Reason:" not in body_of(mails(app)[-1])
 
 
-def test_staff_bookings_stand_even_while_approval_is_on(client, staff, approving, session):
+def test_staff_bookings_stand_even_while_approval_is_on(client, owner_client, approving, session):
     response = book_as_staff(client, approving)
     assert response.status_code == 303
     assert session.scalars(select(Booking)).one().status == "confirmed"
@@ -653,7 +607,7 @@ def book_as_staff(client, salon, start=SLOT_PARAM, **fields):
 
 
 def test_staff_created_booking_has_created_by_staff_and_no_consents(
-    app, client, staff, salon, session
+    app, client, owner_client, salon, session
 ):
     page = client.get(new_booking_url(salon)).text
     assert f'value="{SLOT_PARAM}"' in page
@@ -683,13 +637,15 @@ def test_staff_created_booking_has_created_by_staff_and_no_consents(
     assert "booked by staff for the client" in detail
 
 
-def test_staff_booking_form_explains_what_is_missing(client, staff, salon, session):
+def test_staff_booking_form_explains_what_is_missing(
+    client, owner_client, salon, session, make_booking
+):
     response = book_as_staff(client, salon, start="", name="", email="not-an-address")
     assert response.status_code == 422
     assert "Please pick a time." in response.text
     assert "Please enter the client&#39;s name." in response.text
     assert "Please enter a valid e-mail address" in response.text
-    taken = make_booking(session, salon, utc(2026, 3, 3, 10, 0))
+    taken = make_booking(start=utc(2026, 3, 3, 10, 0))
     response = book_as_staff(client, salon, start="2026-03-03T10:00Z")
     assert response.status_code == 422
     assert "That time is no longer free." in response.text
@@ -710,21 +666,25 @@ def test_staff_booking_form_explains_what_is_missing(client, staff, salon, sessi
         ("service={service}&provider=any&day=2027-01-01", "Bookings can be made from"),
     ],
 )
-def test_slot_search_refuses_bad_choices_with_a_message(client, staff, salon, query, message):
+def test_slot_search_refuses_bad_choices_with_a_message(
+    client, owner_client, salon, query, message
+):
     response = client.get("/staff/bookings/new?" + query.format(service=salon.service.id))
     assert response.status_code == 422
     assert message in response.text
 
 
-def test_a_service_of_another_business_cannot_be_booked_by_staff(client, staff, rival):
+def test_a_service_of_another_business_cannot_be_booked_by_staff(
+    client, owner_client, rival_booking
+):
     response = client.get(
-        f"/staff/bookings/new?service={rival.service_id}&provider=any&day=2026-03-03"
+        f"/staff/bookings/new?service={rival_booking.service_id}&provider=any&day=2026-03-03"
     )
     assert response.status_code == 422
     assert "Massage" not in response.text
 
 
-def test_a_provider_who_does_not_offer_the_service_is_refused(client, staff, salon, session):
+def test_a_provider_who_does_not_offer_the_service_is_refused(client, owner_client, salon, session):
     other_service = make_service(session, salon.business, name="Colour")
     lee = make_provider(session, salon.business, [other_service], name="Lee")
     session.commit()
@@ -736,8 +696,10 @@ def test_a_provider_who_does_not_offer_the_service_is_refused(client, staff, sal
 # No-shows ---------------------------------------------------------------------------------------
 
 
-def test_marking_a_past_booking_as_no_show_records_the_event(client, staff, salon, session):
-    booking = make_booking(session, salon, NOW - timedelta(days=1))
+def test_marking_a_past_booking_as_no_show_records_the_event(
+    client, owner_client, salon, session, make_booking
+):
+    booking = make_booking(start=NOW - timedelta(days=1))
     detail = f"/staff/bookings/{booking.id}"
     assert "Mark as a no-show" in client.get(detail).text
     response = post_form(client, detail, f"{detail}/no-show")
@@ -761,13 +723,15 @@ def test_marking_a_past_booking_as_no_show_records_the_event(client, staff, salo
     assert "already marked as a no-show" in again.text
 
 
-def test_a_future_or_cancelled_booking_cannot_be_a_no_show(client, staff, salon, session):
-    future = make_booking(session, salon, SLOT)
+def test_a_future_or_cancelled_booking_cannot_be_a_no_show(
+    client, owner_client, salon, session, make_booking
+):
+    future = make_booking(start=SLOT)
     response = post_form(client, "/staff/", f"/staff/bookings/{future.id}/no-show")
     assert response.status_code == 409
     assert "has not begun yet" in response.text
     cancelled = make_booking(
-        session, salon, NOW - timedelta(days=1), name="Cancelled One", status="cancelled"
+        start=NOW - timedelta(days=1), name="Cancelled One", status="cancelled"
     )
     response = post_form(client, "/staff/", f"/staff/bookings/{cancelled.id}/no-show")
     assert response.status_code == 409
@@ -779,7 +743,7 @@ def test_a_future_or_cancelled_booking_cannot_be_a_no_show(client, staff, salon,
 # Booking rules and roles -----------------------------------------------------------------------
 
 
-def test_owner_switches_approval_on_and_the_change_is_audited(client, staff, salon, session):
+def test_owner_switches_approval_on_and_the_change_is_audited(client, owner_client, salon, session):
     page = client.get("/staff/booking-rules")
     assert page.status_code == 200
     response = client.post(
@@ -805,10 +769,10 @@ def test_owner_switches_approval_on_and_the_change_is_audited(client, staff, sal
 
 
 def test_non_owner_staff_can_view_and_cancel_but_not_change_booking_rules(
-    client, colleague, salon, session
+    client, staff_member, salon, session, make_booking
 ):
-    booking = make_booking(session, salon, SLOT)
-    assert sign_in(client, STAFF_EMAIL, STAFF_PASSWORD).status_code in (302, 303)
+    booking = make_booking(start=SLOT)
+    assert sign_in(client, STAFF_EMAIL, STAFF_PASSWORD).status_code == 302
     assert client.get("/staff/").status_code == 200
     assert client.get("/staff/bookings?view=week").status_code == 200
     detail = f"/staff/bookings/{booking.id}"
@@ -827,3 +791,26 @@ def test_non_owner_staff_can_view_and_cancel_but_not_change_booking_rules(
     session.rollback()
     session.refresh(salon.business)
     assert salon.business.approve_bookings is False
+
+
+def test_a_time_taken_while_staff_fill_in_the_form_is_refused_and_leaves_no_trace(
+    app, client, owner_client, salon, session, make_booking, monkeypatch
+):
+    page = client.get(new_booking_url(salon))
+    make_booking(start=SLOT, name="Quick Rival")
+    # The page still offers the time, as it did when staff opened it.
+    still_offered = Slot(SLOT, SLOT + timedelta(minutes=30), (salon.provider.id,))
+    real_free_slots = schedule_service.free_slots
+    monkeypatch.setattr(
+        schedule_service, "free_slots", lambda *args: [still_offered, *real_free_slots(*args)]
+    )
+    data = {"csrf_token": csrf_token(page.text), "start": SLOT_PARAM, **DETAILS}
+    response = client.post(new_booking_url(salon), data=data)
+    assert response.status_code == 409
+    assert "That time was taken a moment ago. Please pick another." in response.text
+    assert 'value="Mia Example"' in response.text
+    session.rollback()
+    assert len(session.scalars(select(Booking)).all()) == 1
+    assert session.scalars(select(Client).where(Client.email == DETAILS["email"])).first() is None
+    assert "booking.created_by_staff" not in audit_kinds(session)
+    assert outbox(app) == []

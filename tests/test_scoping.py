@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from portal.booking.models import Booking
 from portal.clients.models import Client
-from tests.conftest import csrf_token
-from tests.factories import enable_terms, make_business, make_provider, make_service
+from tests.conftest import csrf_token, path_of
+from tests.factories import CONSENTS, DETAILS, enable_terms
 
 SLOT_PARAM = "2026-03-03T09:00Z"
-DETAILS = {
-    "name": "Mia Example",
-    "email": "mia@example.com",
-    "phone": "+49 30 1234567",
-    "accept_terms": "y",
-    "accept_policy": "y",
-}
 NO_SERVICE = "We could not find that service."
 INVALID_LINK = "This link is not valid or has expired."
 
@@ -29,10 +21,10 @@ def details_url(slug, service_id, provider="any", start=SLOT_PARAM) -> str:
 def book(client, slug, service_id) -> str:
     page = client.get(details_url(slug, service_id))
     assert page.status_code == 200
-    data = {"csrf_token": csrf_token(page.text), **DETAILS}
+    data = {"csrf_token": csrf_token(page.text), **DETAILS, **CONSENTS}
     response = client.post(details_url(slug, service_id), data=data)
     assert response.status_code == 303
-    return response.headers["Location"]
+    return path_of(response)
 
 
 def count(session, model, **where) -> int:
@@ -41,18 +33,8 @@ def count(session, model, **where) -> int:
     return session.scalar(query)
 
 
-@pytest.fixture
-def rival(session, salon):
-    """Business B, next to the salon (business A): its own service and provider."""
-    business = make_business(session, slug="rival", name="Rival Studio")
-    service = make_service(session, business, name="Deep Tissue Massage", duration_minutes=60)
-    provider = make_provider(session, business, [service], name="Robin")
-    session.commit()
-    return business, service, provider
-
-
 def test_services_page_lists_only_the_business_own_services(client, salon, rival):
-    _, rival_service, _ = rival
+    rival_service = rival.service
     salon_page = client.get("/b/salon/").text
     assert "Haircut" in salon_page
     assert "Deep Tissue Massage" not in salon_page
@@ -73,7 +55,7 @@ def test_slot_page_of_a_service_of_another_business_is_not_found(client, salon, 
 
 
 def test_slot_page_lists_only_the_business_own_providers(client, salon, rival):
-    _, rival_service, rival_provider = rival
+    rival_service, rival_provider = rival.service, rival.provider
     page = client.get(f"/b/rival/services/{rival_service.id}").text
     assert "Robin" in page
     assert f'<option value="{rival_provider.id}"' in page
@@ -88,10 +70,10 @@ def test_details_page_of_a_service_of_another_business_is_not_found(client, salo
 
 
 def test_booking_a_service_of_another_business_saves_nothing(client, salon, rival, session):
-    _, rival_service, _ = rival
+    rival_service = rival.service
     token = csrf_token(client.get(details_url("rival", rival_service.id)).text)
     response = client.post(
-        details_url("rival", salon.service.id), data={"csrf_token": token, **DETAILS}
+        details_url("rival", salon.service.id), data={"csrf_token": token, **DETAILS, **CONSENTS}
     )
     assert response.status_code == 404
     assert NO_SERVICE in response.text
@@ -100,7 +82,7 @@ def test_booking_a_service_of_another_business_saves_nothing(client, salon, riva
 
 
 def test_provider_of_another_business_cannot_be_chosen(client, salon, rival, session):
-    _, rival_service, _ = rival
+    rival_service = rival.service
     url = f"/b/rival/services/{rival_service.id}?provider={salon.provider.id}"
     response = client.get(url)
     assert response.status_code == 404
@@ -131,19 +113,19 @@ def test_cancelling_through_another_business_changes_nothing(client, salon, riva
 
 
 def test_same_client_email_makes_separate_clients_per_business(client, salon, rival, session):
-    _, rival_service, _ = rival
+    rival_service = rival.service
     book(client, "salon", salon.service.id)
     book(client, "rival", rival_service.id)
     assert count(session, Client, business_id=salon.business.id) == 1
-    assert count(session, Client, business_id=rival[0].id) == 1
+    assert count(session, Client, business_id=rival.business.id) == 1
     salon_booking, rival_booking = session.scalars(select(Booking).order_by(Booking.id)).all()
     assert salon_booking.client.business_id == salon.business.id
-    assert rival_booking.client.business_id == rival[0].id
+    assert rival_booking.client.business_id == rival.business.id
     assert salon_booking.client_id != rival_booking.client_id
 
 
 def test_a_booking_in_one_business_leaves_the_other_free(client, salon, rival):
-    _, rival_service, _ = rival
+    rival_service = rival.service
     book(client, "salon", salon.service.id)
     assert client.get(details_url("rival", rival_service.id)).status_code == 200
 
@@ -157,7 +139,7 @@ def test_policy_pages_show_only_the_business_own_texts(client, salon, rival, ses
     assert response.status_code == 404
     assert "Cancel free of charge" not in response.text
 
-    business, _, _ = rival
+    business = rival.business
     enable_terms(session, business, body="Rival rules apply.")
     session.commit()
     rival_terms = client.get("/b/rival/terms").text

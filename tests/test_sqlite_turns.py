@@ -8,6 +8,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
+from portal import sqlite_turns as turns
 from portal.db import SQLITE_BEGIN_OPTION, make_engine
 from portal.sqlite_turns import TurnTakingConnection, lock_path_for
 
@@ -51,13 +52,18 @@ def test_a_second_writer_waits_for_the_turn_and_goes_on_when_the_first_commits(e
         ]
 
 
-def test_a_rollback_ends_the_turn_too(engine):
+def test_a_rollback_ends_the_turn_too(engine, monkeypatch):
+    # Were the turn still held, the second writer would give up after this long.
+    monkeypatch.setattr(turns, "TURN_TIMEOUT", 0.5)
     first = writer(engine)
     first.begin()
+    first.execute(text("INSERT INTO bookings (who) VALUES ('first')"))
     first.rollback()
-    with writer(engine) as second, second.begin():
+    with writer(engine) as second, second.begin():  # while ``first`` stays open
         second.execute(text("INSERT INTO bookings (who) VALUES ('second')"))
     first.close()
+    with engine.connect() as reader:
+        assert reader.execute(text("SELECT who FROM bookings")).scalars().all() == ["second"]
 
 
 def test_readers_never_take_a_turn(engine):
@@ -70,8 +76,6 @@ def test_readers_never_take_a_turn(engine):
 
 
 def test_the_connection_gives_up_with_sqlites_error_after_the_timeout(tmp_path, monkeypatch):
-    import portal.sqlite_turns as turns
-
     monkeypatch.setattr(turns, "TURN_TIMEOUT", 0.05)
     path = str(tmp_path / "x.db")
     holder = TurnTakingConnection(path)

@@ -11,11 +11,11 @@ from sqlalchemy import select, text
 
 from portal.accounts import service, totp
 from portal.accounts.models import RecoveryCode, UserSession
-from portal.accounts.staff_views import CODE_FAILED, SIGN_IN_FAILED
 from portal.audit.service import Origin
 from tests.conftest import NOW, OWNER_EMAIL, OWNER_PASSWORD, csrf_token, sign_in
 from tests.factories import make_business
 from tests.test_staff_signin import (
+    SIGN_IN_FAILED,
     STAFF_EMAIL,
     STAFF_PASSWORD,
     events,
@@ -30,6 +30,9 @@ from tests.test_staff_signin import (
 
 STEP = totp.time_step(NOW)
 ENROL_FAILED = "That code did not match."
+
+#: What a refused second-factor code gets, whatever was wrong with it.
+CODE_FAILED = "That code was not accepted. Type the current code from your app, or a recovery code."
 
 
 def secret_box(app) -> totp.SecretBox:
@@ -73,14 +76,9 @@ def shown_recovery_codes(html: str) -> list[str]:
 
 
 @pytest.fixture
-def staff(session, salon):
-    return make_staff(session, salon.business)
-
-
-@pytest.fixture
-def enrolled(session, app, staff):
+def enrolled(session, app, staff_member):
     """The staff member with 2FA on; returns their TOTP secret and recovery codes."""
-    return enrol(session, app, staff)
+    return enrol(session, app, staff_member)
 
 
 # Enrolment.
@@ -172,11 +170,12 @@ def test_a_valid_code_turns_2fa_on_and_shows_ten_recovery_codes_once(client, ses
     assert "<svg" not in again.text
 
 
-def test_the_totp_secret_is_encrypted_at_rest(app, session, staff, enrolled):
+def test_the_totp_secret_is_encrypted_at_rest(app, session, staff_member, enrolled):
     secret, _ = enrolled
     session.rollback()
     (stored,) = session.execute(
-        text("SELECT totp_secret_encrypted FROM staff_users WHERE id = :id"), {"id": staff.id}
+        text("SELECT totp_secret_encrypted FROM staff_users WHERE id = :id"),
+        {"id": staff_member.id},
     ).one()
     stored = bytes(stored)
     assert secret.encode() not in stored
@@ -193,9 +192,11 @@ class TestEncryptionKey:
         monkeypatch.setenv("PORTAL_ENCRYPTION_KEY", "a separate key for secrets at rest")
         return app_env
 
-    def test_the_encryption_key_seals_the_secret(self, app, client, session, staff, enrolled):
+    def test_the_encryption_key_seals_the_secret(
+        self, app, client, session, staff_member, enrolled
+    ):
         secret, _ = enrolled
-        stored = reload(session, staff).totp_secret_encrypted
+        stored = reload(session, staff_member).totp_secret_encrypted
         assert totp.SecretBox("a separate key for secrets at rest").open(stored) == secret
         with pytest.raises(ValueError):
             totp.SecretBox(app.config["SECRET_KEY"]).open(stored)
@@ -206,7 +207,7 @@ class TestEncryptionKey:
 # Signing in with a code.
 
 
-def test_sign_in_asks_for_the_code_after_the_password(client, session, staff, enrolled):
+def test_sign_in_asks_for_the_code_after_the_password(client, session, staff_member, enrolled):
     secret, _ = enrolled
     password_step(client)
     # The password alone signs nobody in.
@@ -224,13 +225,13 @@ def test_sign_in_asks_for_the_code_after_the_password(client, session, staff, en
     assert success.details == {"method": "totp"}
 
 
-def test_the_code_page_needs_the_password_step_first(client, staff, enrolled):
+def test_the_code_page_needs_the_password_step_first(client, staff_member, enrolled):
     response = client.get("/staff/2fa")
     assert response.status_code == 302
     assert response.headers["Location"] == "/staff/login"
 
 
-def test_the_code_step_expires_after_five_minutes(client, clock, staff, enrolled):
+def test_the_code_step_expires_after_five_minutes(client, clock, staff_member, enrolled):
     secret, _ = enrolled
     password_step(client)
     clock.shift(timedelta(minutes=5, seconds=1))
@@ -240,7 +241,7 @@ def test_the_code_step_expires_after_five_minutes(client, clock, staff, enrolled
     assert not is_signed_in(client)
 
 
-def test_the_code_step_keeps_the_page_asked_for(client, staff, enrolled):
+def test_the_code_step_keeps_the_page_asked_for(client, staff_member, enrolled):
     secret, _ = enrolled
     page = client.get("/staff/login?next=/staff/account/password")
     client.post(
@@ -255,12 +256,14 @@ def test_the_code_step_keeps_the_page_asked_for(client, staff, enrolled):
     assert response.headers["Location"] == "/staff/account/password"
 
 
-def test_a_code_is_accepted_once_and_a_replay_is_refused(app, client, session, staff, enrolled):
+def test_a_code_is_accepted_once_and_a_replay_is_refused(
+    app, client, session, staff_member, enrolled
+):
     secret, _ = enrolled
     code = totp.code_at(secret, STEP)
     password_step(client)
     assert enter_code(client, code).status_code == 302
-    assert reload(session, staff).totp_last_step == STEP
+    assert reload(session, staff_member).totp_last_step == STEP
 
     # Someone who saw the code types it in another browser within the same 30 s.
     other = app.test_client()
@@ -278,7 +281,7 @@ def test_a_code_is_accepted_once_and_a_replay_is_refused(app, client, session, s
     assert enter_code(client, totp.code_at(secret, STEP + 1)).status_code == 302
 
 
-def test_an_older_code_is_refused_once_a_newer_one_was_used(app, client, staff, enrolled):
+def test_an_older_code_is_refused_once_a_newer_one_was_used(app, client, staff_member, enrolled):
     secret, _ = enrolled
     password_step(client)
     assert enter_code(client, totp.code_at(secret, STEP)).status_code == 302
@@ -288,7 +291,7 @@ def test_an_older_code_is_refused_once_a_newer_one_was_used(app, client, staff, 
 
 
 @pytest.mark.parametrize(("offset", "accepted"), [(-2, False), (-1, True), (1, True), (2, False)])
-def test_codes_one_step_either_side_are_accepted(client, staff, enrolled, offset, accepted):
+def test_codes_one_step_either_side_are_accepted(client, staff_member, enrolled, offset, accepted):
     secret, _ = enrolled
     password_step(client)
     response = enter_code(client, totp.code_at(secret, STEP + offset))
@@ -296,7 +299,7 @@ def test_codes_one_step_either_side_are_accepted(client, staff, enrolled, offset
     assert is_signed_in(client) is accepted
 
 
-def test_malformed_codes_are_refused_with_a_message(client, staff, enrolled):
+def test_malformed_codes_are_refused_with_a_message(client, staff_member, enrolled):
     password_step(client)
     assert "Please enter the code." in enter_code(client, "").text
     for code in ["12345", "abcdef", "１２３４５６"]:
@@ -311,7 +314,7 @@ def test_malformed_codes_are_refused_with_a_message(client, staff, enrolled):
 
 
 def test_a_recovery_code_works_once_and_is_audited_and_emailed(
-    app, client, session, staff, enrolled
+    app, client, session, staff_member, enrolled
 ):
     _, codes = enrolled
     password_step(client)
@@ -321,7 +324,7 @@ def test_a_recovery_code_works_once_and_is_audited_and_emailed(
     assert is_signed_in(client)
 
     (used,) = events(session, "2fa.recovery_code_used")
-    assert used.actor_id == staff.id
+    assert used.actor_id == staff_member.id
     assert used.details == {"remaining": 9}
     (success,) = events(session, "signin.success")
     assert success.details == {"method": "recovery"}
@@ -341,7 +344,9 @@ def test_a_recovery_code_works_once_and_is_audited_and_emailed(
     assert enter_code(client, codes[4]).status_code == 302
 
 
-def test_recovery_codes_of_another_user_do_not_work(app, client, session, salon, staff, enrolled):
+def test_recovery_codes_of_another_user_do_not_work(
+    app, client, session, salon, staff_member, enrolled
+):
     other = make_staff(session, salon.business, email="kim@salon.example")
     _, other_codes = enrol(session, app, other)
     password_step(client)
@@ -351,7 +356,7 @@ def test_recovery_codes_of_another_user_do_not_work(app, client, session, salon,
 # Wrong codes and lockout.
 
 
-def test_wrong_codes_count_towards_the_lockout(app, client, session, staff, enrolled):
+def test_wrong_codes_count_towards_the_lockout(app, client, session, staff_member, enrolled):
     secret, _ = enrolled
     valid = {totp.code_at(secret, STEP + offset) for offset in (-1, 0, 1)}
     wrong = next(code for code in ("000000", "111111", "222222") if code not in valid)
@@ -360,9 +365,9 @@ def test_wrong_codes_count_towards_the_lockout(app, client, session, staff, enro
         response = enter_code(client, wrong)
         assert response.status_code == 422
         assert CODE_FAILED in response.text
-    assert not reload(session, staff).is_locked(NOW)
+    assert not reload(session, staff_member).is_locked(NOW)
     assert enter_code(client, wrong).status_code == 422
-    assert reload(session, staff).is_locked(NOW)
+    assert reload(session, staff_member).is_locked(NOW)
     assert len(events(session, "2fa.failure")) == 5
     assert len(events(session, "account.locked")) == 1
     (message,) = mails(app)
@@ -378,7 +383,7 @@ def test_wrong_codes_count_towards_the_lockout(app, client, session, staff, enro
     assert SIGN_IN_FAILED in locked.text
 
 
-def test_the_right_password_does_not_forgive_wrong_codes(client, session, staff, enrolled):
+def test_the_right_password_does_not_forgive_wrong_codes(client, session, staff_member, enrolled):
     """Re-entering the password must not reset the count, or codes could be guessed forever."""
     secret, _ = enrolled
     valid = {totp.code_at(secret, STEP + offset) for offset in (-1, 0, 1)}
@@ -389,10 +394,10 @@ def test_the_right_password_does_not_forgive_wrong_codes(client, session, staff,
     password_step(client)
     for _ in range(2):
         assert enter_code(client, wrong).status_code == 422
-    assert reload(session, staff).is_locked(NOW)
+    assert reload(session, staff_member).is_locked(NOW)
 
 
-def test_a_successful_code_clears_the_failure_count(client, session, staff, enrolled):
+def test_a_successful_code_clears_the_failure_count(client, session, staff_member, enrolled):
     secret, _ = enrolled
     valid = {totp.code_at(secret, STEP + offset) for offset in (-1, 0, 1)}
     wrong = next(code for code in ("000000", "111111", "222222") if code not in valid)
@@ -400,7 +405,7 @@ def test_a_successful_code_clears_the_failure_count(client, session, staff, enro
     for _ in range(4):
         enter_code(client, wrong)
     assert enter_code(client, totp.code_at(secret, STEP)).status_code == 302
-    assert reload(session, staff).failed_attempts == 0
+    assert reload(session, staff_member).failed_attempts == 0
 
 
 class TestCodeRateLimit:
@@ -409,7 +414,7 @@ class TestCodeRateLimit:
         monkeypatch.setenv("PORTAL_SIGNIN_ACCOUNT_RATE_LIMIT", "3 per minute")
         return app_env
 
-    def test_code_posts_past_the_limit_get_429(self, client, staff, enrolled):
+    def test_code_posts_past_the_limit_get_429(self, client, staff_member, enrolled):
         secret, _ = enrolled
         valid = {totp.code_at(secret, STEP + offset) for offset in (-1, 0, 1)}
         wrong = next(code for code in ("000000", "111111", "222222") if code not in valid)
@@ -440,7 +445,9 @@ def required(client, owner):
     assert save_security(client, require_2fa=True).status_code == 302
 
 
-def test_required_2fa_sends_staff_to_enrolment_before_any_other_page(app, session, staff, required):
+def test_required_2fa_sends_staff_to_enrolment_before_any_other_page(
+    app, session, staff_member, required
+):
     staff_client = app.test_client()
     response = sign_in(staff_client, STAFF_EMAIL, STAFF_PASSWORD)
     assert response.status_code == 302
@@ -469,7 +476,7 @@ def test_required_2fa_applies_to_the_owner_too(client, required):
         assert client.get(path).headers["Location"] == "/staff/account/2fa", path
 
 
-def test_a_user_who_must_enrol_can_still_sign_out(app, staff, required):
+def test_a_user_who_must_enrol_can_still_sign_out(app, staff_member, required):
     staff_client = app.test_client()
     sign_in(staff_client, STAFF_EMAIL, STAFF_PASSWORD)
     token = page_token(staff_client, "/staff/account/2fa")
@@ -479,7 +486,7 @@ def test_a_user_who_must_enrol_can_still_sign_out(app, staff, required):
     assert not is_signed_in(staff_client)
 
 
-def test_staff_with_2fa_are_not_held_up_by_the_requirement(app, staff, enrolled, required):
+def test_staff_with_2fa_are_not_held_up_by_the_requirement(app, staff_member, enrolled, required):
     secret, _ = enrolled
     staff_client = app.test_client()
     password_step(staff_client)
@@ -500,7 +507,7 @@ def reset_2fa(client, user, password: str):
 
 
 def test_the_owner_resets_2fa_only_with_the_right_password(
-    app, client, session, owner, staff, enrolled
+    app, client, session, owner, staff_member, enrolled
 ):
     staff_client = app.test_client()
     secret, _ = enrolled
@@ -508,22 +515,22 @@ def test_the_owner_resets_2fa_only_with_the_right_password(
     enter_code(staff_client, totp.code_at(secret, STEP))
     sign_in(client)
 
-    refused = reset_2fa(client, staff, "not my password at all")
+    refused = reset_2fa(client, staff_member, "not my password at all")
     assert refused.status_code == 303
     assert "Your password was not correct." in client.get("/staff/team").text
-    assert reload(session, staff).has_2fa
+    assert reload(session, staff_member).has_2fa
     assert events(session, "2fa.reset") == []
     assert is_signed_in(staff_client)
     assert mails(app) == []
 
-    response = reset_2fa(client, staff, OWNER_PASSWORD)
+    response = reset_2fa(client, staff_member, OWNER_PASSWORD)
     assert response.status_code == 303
     assert response.headers["Location"] == "/staff/team"
     assert f"Two-factor sign-in of {STAFF_EMAIL} is reset" in client.get("/staff/team").text
 
-    reload(session, staff)
-    assert not staff.has_2fa
-    assert staff.totp_secret_encrypted is None
+    reload(session, staff_member)
+    assert not staff_member.has_2fa
+    assert staff_member.totp_secret_encrypted is None
     assert session.scalars(select(RecoveryCode)).all() == []
     (reset,) = events(session, "2fa.reset")
     assert reset.actor_id == owner.id
@@ -539,24 +546,24 @@ def test_the_owner_resets_2fa_only_with_the_right_password(
     assert "<svg" in staff_client.get("/staff/account/2fa").text
 
 
-def test_the_reset_form_needs_the_password(client, session, owner, staff, enrolled):
+def test_the_reset_form_needs_the_password(client, session, owner, staff_member, enrolled):
     sign_in(client)
-    response = reset_2fa(client, staff, "")
+    response = reset_2fa(client, staff_member, "")
     assert response.status_code == 303
     assert "Enter your password to confirm the reset." in client.get("/staff/team").text
-    assert reload(session, staff).has_2fa
+    assert reload(session, staff_member).has_2fa
 
 
-def test_staff_members_cannot_reset_2fa(app, session, salon, owner, staff, enrolled):
+def test_staff_members_cannot_reset_2fa(app, session, salon, owner, staff_member, enrolled):
     kim = make_staff(session, salon.business, email="kim@salon.example")
     kim_client = app.test_client()
     sign_in(kim_client, "kim@salon.example", STAFF_PASSWORD)
     response = kim_client.post(
-        f"/staff/team/{staff.id}/reset-2fa",
+        f"/staff/team/{staff_member.id}/reset-2fa",
         data={"csrf_token": page_token(kim_client, "/staff/"), "password": STAFF_PASSWORD},
     )
     assert response.status_code == 403
-    assert reload(session, staff).has_2fa
+    assert reload(session, staff_member).has_2fa
     assert kim.role == "staff"
 
 
@@ -573,7 +580,7 @@ def test_an_owner_cannot_reset_2fa_at_another_business(app, client, session, own
 # A password reset does not get around 2FA.
 
 
-def test_a_password_reset_still_asks_for_the_code(app, client, session, staff, enrolled):
+def test_a_password_reset_still_asks_for_the_code(app, client, session, staff_member, enrolled):
     secret, _ = enrolled
     page = client.get("/staff/reset")
     client.post("/staff/reset", data={"csrf_token": csrf_token(page.text), "email": STAFF_EMAIL})
@@ -596,5 +603,5 @@ def test_a_password_reset_still_asks_for_the_code(app, client, session, staff, e
 
     password_step(client, STAFF_EMAIL, new_password)
     assert not is_signed_in(client)
-    assert reload(session, staff).has_2fa
+    assert reload(session, staff_member).has_2fa
     assert enter_code(client, totp.code_at(secret, STEP)).headers["Location"] == "/staff/"

@@ -12,15 +12,26 @@ from sqlalchemy import select
 
 from portal.accounts import lockout, passwords, service
 from portal.accounts.models import SecuritySettings, UserSession
-from portal.accounts.staff_views import SIGN_IN_FAILED
 from portal.audit.models import AuditEvent
 from portal.businesses.models import Business
-from tests.conftest import NOW, OWNER_EMAIL, OWNER_PASSWORD, csrf_token, outbox, sign_in
+from tests.conftest import (
+    NOW,
+    OWNER_EMAIL,
+    OWNER_PASSWORD,
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
+    csrf_token,
+    outbox,
+    sign_in,
+)
 from tests.factories import make_business
 
 COOKIE = "portal_session"
-STAFF_EMAIL = "sam@salon.example"
-STAFF_PASSWORD = "velvet harbour cinnamon 77"
+#: What a refused staff sign-in says, whatever the reason (one message tells nothing).
+SIGN_IN_FAILED = (
+    "Sign-in failed: the e-mail address or password is wrong, or the account is locked "
+    "after too many attempts. Try again later or reset your password."
+)
 WRONG = "not the password at all"
 
 #: The Security form as the owner finds it with the default settings.
@@ -128,11 +139,6 @@ def lock(session, user) -> None:
     user.locked_at = NOW
     user.locked_until = NOW + timedelta(minutes=15)
     session.commit()
-
-
-@pytest.fixture
-def staff(session, salon):
-    return make_staff(session, salon.business)
 
 
 # Signing in.
@@ -331,14 +337,16 @@ def test_an_account_without_a_password_costs_one_verification(client, session, s
 # Lockout.
 
 
-def test_five_failures_lock_the_account_and_then_the_right_password_fails(client, session, staff):
+def test_five_failures_lock_the_account_and_then_the_right_password_fails(
+    client, session, staff_member
+):
     fail(client, times=4)
-    assert not reload(session, staff).is_locked(NOW)
-    assert staff.failed_attempts == 4
+    assert not reload(session, staff_member).is_locked(NOW)
+    assert staff_member.failed_attempts == 4
     fail(client)
-    reload(session, staff)
-    assert staff.locked_at == NOW
-    assert staff.locked_until == NOW + timedelta(minutes=15)
+    reload(session, staff_member)
+    assert staff_member.locked_at == NOW
+    assert staff_member.locked_until == NOW + timedelta(minutes=15)
 
     response = sign_in(client, STAFF_EMAIL, STAFF_PASSWORD)
     assert response.status_code == 422
@@ -346,18 +354,18 @@ def test_five_failures_lock_the_account_and_then_the_right_password_fails(client
     assert not is_signed_in(client)
 
 
-def test_a_successful_sign_in_clears_the_failure_count(client, session, staff):
-    set_failures(session, staff, 4)
+def test_a_successful_sign_in_clears_the_failure_count(client, session, staff_member):
+    set_failures(session, staff_member, 4)
     assert sign_in(client, STAFF_EMAIL, STAFF_PASSWORD).status_code == 302
-    assert reload(session, staff).failed_attempts == 0
+    assert reload(session, staff_member).failed_attempts == 0
     sign_out(client)
     fail(client)
-    assert not reload(session, staff).is_locked(NOW)
-    assert staff.failed_attempts == 1
+    assert not reload(session, staff_member).is_locked(NOW)
+    assert staff_member.failed_attempts == 1
 
 
-def test_the_lock_ends_after_15_minutes(client, session, clock, staff):
-    set_failures(session, staff, 4)
+def test_the_lock_ends_after_15_minutes(client, session, clock, staff_member):
+    set_failures(session, staff_member, 4)
     fail(client)
     clock.shift(timedelta(minutes=14, seconds=59))
     assert sign_in(client, STAFF_EMAIL, STAFF_PASSWORD).status_code == 422
@@ -367,15 +375,15 @@ def test_the_lock_ends_after_15_minutes(client, session, clock, staff):
     assert is_signed_in(client)
 
 
-def test_a_repeated_lock_lasts_twice_as_long(client, session, clock, staff):
+def test_a_repeated_lock_lasts_twice_as_long(client, session, clock, staff_member):
     fail(client, times=5)
     clock.shift(timedelta(minutes=16))
     fail(client, times=4)
-    assert not reload(session, staff).is_locked(NOW + timedelta(minutes=16))
+    assert not reload(session, staff_member).is_locked(NOW + timedelta(minutes=16))
     fail(client)
     second_lock = NOW + timedelta(minutes=16)
-    reload(session, staff)
-    assert staff.locked_until == second_lock + timedelta(minutes=30)
+    reload(session, staff_member)
+    assert staff_member.locked_until == second_lock + timedelta(minutes=30)
     clock.shift(timedelta(minutes=29))
     assert sign_in(client, STAFF_EMAIL, STAFF_PASSWORD).status_code == 422
     clock.shift(timedelta(minutes=1, seconds=1))
@@ -390,17 +398,17 @@ def test_lock_durations_double_up_to_a_day():
     assert lockout.lock_duration(settings, 1) is None
 
 
-def test_failures_of_one_account_do_not_lock_another(client, session, owner, staff):
-    set_failures(session, staff, 4)
+def test_failures_of_one_account_do_not_lock_another(client, session, owner, staff_member):
+    set_failures(session, staff_member, 4)
     fail(client, STAFF_EMAIL)
-    assert reload(session, staff).is_locked(NOW)
+    assert reload(session, staff_member).is_locked(NOW)
     assert not reload(session, owner).is_locked(NOW)
     assert sign_in(client).status_code == 302
 
 
-def test_the_locked_user_gets_an_email(app, client, session, staff):
+def test_the_locked_user_gets_an_email(app, client, session, staff_member):
     fail(client, times=3)
-    set_failures(session, staff, 4)
+    set_failures(session, staff_member, 4)
     assert mails(app) == []
     fail(client)
     (message,) = mails(app)
@@ -415,7 +423,7 @@ def test_the_locked_user_gets_an_email(app, client, session, staff):
     assert len(mails(app)) == 1
 
 
-def test_the_owner_sets_the_number_of_attempts(app, client, session, staff, owner):
+def test_the_owner_sets_the_number_of_attempts(app, client, session, staff_member, owner):
     sign_in(client)
     assert save_security(client, lockout_attempts=3).status_code == 302
     assert security_settings(session).lockout_attempts == 3
@@ -423,9 +431,9 @@ def test_the_owner_sets_the_number_of_attempts(app, client, session, staff, owne
 
     staff_client = app.test_client()
     fail(staff_client, times=2)
-    assert not reload(session, staff).is_locked(NOW)
+    assert not reload(session, staff_member).is_locked(NOW)
     fail(staff_client)
-    assert reload(session, staff).is_locked(NOW)
+    assert reload(session, staff_member).is_locked(NOW)
 
 
 @pytest.mark.parametrize(
@@ -453,16 +461,16 @@ def security_settings(session) -> SecuritySettings:
 
 
 def test_until_unlocked_mode_keeps_the_lock_until_the_owner_lifts_it(
-    app, client, session, clock, staff, owner
+    app, client, session, clock, staff_member, owner
 ):
     sign_in(client)
     save_security(client, lockout_mode="until_unlocked")
     staff_client = app.test_client()
-    set_failures(session, staff, 4)
+    set_failures(session, staff_member, 4)
     fail(staff_client)
-    reload(session, staff)
-    assert staff.locked_at == NOW
-    assert staff.locked_until is None
+    reload(session, staff_member)
+    assert staff_member.locked_at == NOW
+    assert staff_member.locked_until is None
 
     clock.shift(timedelta(days=3))
     assert sign_in(staff_client, STAFF_EMAIL, STAFF_PASSWORD).status_code == 422
@@ -475,7 +483,8 @@ def test_until_unlocked_mode_keeps_the_lock_until_the_owner_lifts_it(
     assert STAFF_EMAIL in security.text
     assert "until unlocked" in security.text
     response = owner_client.post(
-        f"/staff/security/unlock/staff/{staff.id}", data={"csrf_token": csrf_token(security.text)}
+        f"/staff/security/unlock/staff/{staff_member.id}",
+        data={"csrf_token": csrf_token(security.text)},
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/staff/security"
@@ -489,30 +498,31 @@ def test_until_unlocked_mode_keeps_the_lock_until_the_owner_lifts_it(
     assert unlocked.details == {"account": STAFF_EMAIL, "account_kind": "staff"}
 
 
-def test_the_owner_unlocks_a_timed_lock_early(app, client, session, staff, owner):
-    lock(session, staff)
+def test_the_owner_unlocks_a_timed_lock_early(app, client, session, staff_member, owner):
+    lock(session, staff_member)
     sign_in(client)
     security = client.get("/staff/security")
     assert STAFF_EMAIL in security.text
     client.post(
-        f"/staff/security/unlock/staff/{staff.id}", data={"csrf_token": csrf_token(security.text)}
+        f"/staff/security/unlock/staff/{staff_member.id}",
+        data={"csrf_token": csrf_token(security.text)},
     )
-    reload(session, staff)
-    assert not staff.is_locked(NOW)
-    assert staff.failed_attempts == 0
-    assert staff.lock_count == 0
+    reload(session, staff_member)
+    assert not staff_member.is_locked(NOW)
+    assert staff_member.failed_attempts == 0
+    assert staff_member.lock_count == 0
     assert sign_in(app.test_client(), STAFF_EMAIL, STAFF_PASSWORD).status_code == 302
 
 
-def test_unlock_needs_a_csrf_token(app, client, session, staff, owner):
-    lock(session, staff)
+def test_unlock_needs_a_csrf_token(app, client, session, staff_member, owner):
+    lock(session, staff_member)
     sign_in(client)
-    response = client.post(f"/staff/security/unlock/staff/{staff.id}")
+    response = client.post(f"/staff/security/unlock/staff/{staff_member.id}")
     assert response.status_code == 400
-    assert reload(session, staff).is_locked(NOW)
+    assert reload(session, staff_member).is_locked(NOW)
 
 
-def test_staff_members_cannot_unlock_or_open_owner_pages(app, client, session, staff, owner):
+def test_staff_members_cannot_unlock_or_open_owner_pages(app, client, session, staff_member, owner):
     other = make_staff(session, session.get(Business, owner.business_id), email="kim@salon.example")
     lock(session, other)
     sign_in(client, STAFF_EMAIL, STAFF_PASSWORD)
@@ -542,7 +552,7 @@ def test_an_owner_cannot_unlock_another_business_account(app, client, session, o
 # Audit events.
 
 
-def test_sign_in_success_and_failures_are_audited(client, session, staff):
+def test_sign_in_success_and_failures_are_audited(client, session, staff_member):
     fail(client)
     sign_in(client, "nobody@salon.example", WRONG)
     sign_in(client, STAFF_EMAIL, STAFF_PASSWORD)
@@ -551,12 +561,12 @@ def test_sign_in_success_and_failures_are_audited(client, session, staff):
         (STAFF_EMAIL, "wrong password"),
         ("nobody@salon.example", "unknown account"),
     ]
-    assert failures[0].actor_id == staff.id
-    assert failures[0].business_id == staff.business_id
+    assert failures[0].actor_id == staff_member.id
+    assert failures[0].business_id == staff_member.business_id
     assert failures[0].details["failed_attempts"] == 1
     assert failures[1].actor_kind == "anonymous"
     (success,) = events(session, "signin.success")
-    assert success.actor_id == staff.id
+    assert success.actor_id == staff_member.id
     assert success.details == {"method": "password"}
     assert success.ip_address == "127.0.0.1"
     # The password never lands in the log.
@@ -565,12 +575,12 @@ def test_sign_in_success_and_failures_are_audited(client, session, staff):
         assert STAFF_PASSWORD not in str(event.details)
 
 
-def test_lock_and_signing_in_while_locked_are_audited(client, session, staff):
-    set_failures(session, staff, 4)
+def test_lock_and_signing_in_while_locked_are_audited(client, session, staff_member):
+    set_failures(session, staff_member, 4)
     fail(client)
     sign_in(client, STAFF_EMAIL, STAFF_PASSWORD)
     (locked,) = events(session, "account.locked")
-    assert locked.actor_id == staff.id
+    assert locked.actor_id == staff_member.id
     assert locked.details["until"] == (NOW + timedelta(minutes=15)).isoformat()
     reasons = [e.details["reason"] for e in events(session, "signin.failure")]
     assert reasons == ["wrong password", "locked"]
@@ -597,7 +607,7 @@ def audit_rows(html: str) -> list[tuple[str, str]]:
 
 
 def test_the_audit_page_lists_events_newest_first_and_filters(
-    app, client, session, clock, staff, owner
+    app, client, session, clock, staff_member, owner
 ):
     elsewhere = make_business(session, slug="elsewhere", name="Elsewhere Studio")
     make_staff(session, elsewhere, email="stranger@elsewhere.example")

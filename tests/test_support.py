@@ -160,3 +160,25 @@ def test_owner_switches_support_access_off_on_the_hipaa_page(client, session, sa
     )
     assert bad.status_code == 422
     assert "between 365 and 36500" in bad.text
+
+
+def test_a_refused_post_changes_nothing_and_leaves_its_refusal_in_the_log(
+    client, session, salon, owner, support_secret
+):
+    from portal.accounts.models import SecuritySettings
+
+    support_signs_in(client, support_secret)
+    open_business(client)
+    token = csrf_token(client.get("/staff/security").text)
+    set_compliance(session, salon.business, support_access=False)
+    response = client.post("/staff/security", data={"csrf_token": token, "lockout_attempts": "7"})
+    assert response.status_code == 403
+    assert "Platform support may not open this account or page." in response.text
+    refusal = events(session, "support.refused")[-1]
+    assert refusal.details == {"path": "/staff/security", "reason": "support access is off"}
+    viewed = events(session, "support.page_viewed")
+    assert [(e.details["path"], e.details["method"]) for e in viewed] == [
+        ("/staff/security", "GET")
+    ]
+    settings = session.get(SecuritySettings, salon.business.id)
+    assert settings is None or settings.lockout_attempts == 5

@@ -33,3 +33,32 @@ def test_the_one_stylesheet_is_ours_and_served_from_static():
     ]
     assert (PROJECT_ROOT / "static" / "portal.css").is_file()
     assert [p.name for p in (PROJECT_ROOT / "static").iterdir()] == ["portal.css"]
+
+
+def test_flashed_messages_are_rendered_by_the_one_macro():
+    callers = [
+        str(path.relative_to(PROJECT_ROOT))
+        for path in TEMPLATES
+        if "get_flashed_messages" in path.read_text()
+    ]
+    assert callers == ["templates/_macros.html"]
+
+
+def test_the_flash_macro_keeps_the_alert_markup(app):
+    from flask import flash, render_template_string
+
+    def flashes(kind: str, *messages: tuple[str, str]) -> str:
+        with app.test_request_context("/"):
+            for message, category in messages:
+                flash(message, category)
+            return render_template_string(
+                '{% from "_macros.html" import flashes %}{{ flashes(kind) }}', kind=kind
+            )
+
+    assert flashes("success", ("Saved <1> change.", "message"), ("Not saved.", "error")) == (
+        '<div class="alert success" role="status"><p>Saved &lt;1&gt; change.</p></div>'
+        '<div class="alert error" role="alert"><p>Not saved.</p></div>'
+    )
+    assert flashes("warning", ("Check your inbox.", "message")) == (
+        '<div class="alert warning" role="status"><p>Check your inbox.</p></div>'
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, url_for
@@ -9,29 +10,32 @@ from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from portal.accounts import sessions
-from portal.accounts.models import CLIENT_KIND, STAFF_KIND, ClientAccount, StaffUser
+from portal.accounts.hooks import account_model, acting_staff, idle_timeout_caps
+from portal.accounts.models import (
+    CLIENT_KIND,
+    STAFF_KIND,
+    ClientAccount,
+    SecuritySettings,
+    StaffUser,
+)
 from portal.accounts.service import security_settings
 from portal.accounts.totp import SecretBox
 from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.clock import utcnow
 from portal.extensions import db, login_manager
-from portal.hipaa.service import idle_timeout
-from portal.support.models import SUPPORT_KIND, SupportUser
 from portal.web.i18n import clear_session_keeping_language
-
-ACCOUNT_MODELS = {STAFF_KIND: StaffUser, CLIENT_KIND: ClientAccount, SUPPORT_KIND: SupportUser}
+from portal.web.tenancy import current_business
 
 
 class Principal(UserMixin):
     """A signed-in account together with the session record that vouches for it."""
 
-    def __init__(
-        self, account: StaffUser | ClientAccount | SupportUser, token: str, business_id=None
-    ) -> None:
+    def __init__(self, account, token: str, business_id=None) -> None:
+        #: A StaffUser, a ClientAccount, or an account of a kind a feature registered.
         self.account = account
         self.token = token
-        #: For platform support: the business they opened (None until they pick one).
+        #: The business of the session record (platform support: the one they opened, or None).
         self.business_id = business_id
 
     def get_id(self) -> str:
@@ -45,38 +49,40 @@ class Principal(UserMixin):
     def is_client(self) -> bool:
         return self.account.kind == CLIENT_KIND
 
-    @property
-    def is_support(self) -> bool:
-        return self.account.kind == SUPPORT_KIND
-
 
 @login_manager.user_loader
 def _load_principal(user_id: str) -> Principal | None:
     kind, _, token = user_id.partition(":")
-    model = ACCOUNT_MODELS.get(kind)
+    model = account_model(kind)
     if model is None or not token:
         return None
     now = utcnow()
     record = sessions.find(db.session, token)
     if record is None or record.account_kind != kind:
         return None
-    if not sessions.is_live(record, now, idle_timeout(db.session, record.business_id)):
+    if not sessions.is_live(record, now, idle_timeout(record.business_id)):
         return None
     account = db.session.get(model, record.account_id)
     if account is None or not account.active:
         return None
     if sessions.needs_touch(record, now):
-        _touch(record.id, now)
+        record_id = record.id
+        db.record(lambda session: sessions.touch(session, record_id, now))
     return Principal(account, token, record.business_id)
 
 
-def _touch(record_id: int, now) -> None:
-    """Note the activity; a read-only request writes in its own short transaction."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        with db.writer() as writer, writer.begin():
-            sessions.touch(writer, record_id, now)
-    else:
-        sessions.touch(db.session, record_id, now)
+def idle_timeout(business_id: int | None) -> timedelta:
+    """The owner's idle timeout, shortened by any cap a feature registered (HIPAA's 15 minutes).
+
+    A session outside any business (platform support) starts from the default.
+    """
+    settings = (
+        security_settings(db.session, business_id)
+        if business_id is not None
+        else SecuritySettings.defaults(business_id)
+    )
+    timeout = timedelta(minutes=settings.idle_timeout_minutes)
+    return min([timeout, *idle_timeout_caps(db.session, business_id)])
 
 
 def origin() -> Origin:
@@ -125,26 +131,23 @@ def sign_out() -> None:
 
 
 def current_staff() -> StaffUser | None:
-    """The staff user; for platform support inside a business, a stand-in acting for them."""
-    if current_user.is_authenticated and current_user.is_staff:
+    """The staff user; or whoever a feature says acts as staff (support inside a business)."""
+    if not current_user.is_authenticated:
+        return None
+    if current_user.is_staff:
         return current_user.account
-    if current_user.is_authenticated and current_user.is_support and current_user.business_id:
-        from portal.support.service import actor_for
-
-        return actor_for(current_user.account, current_user.business_id)
-    return None
+    return acting_staff(current_user)
 
 
-def current_support() -> SupportUser | None:
-    if current_user.is_authenticated and current_user.is_support:
+def current_account(kind: str):
+    """The signed-in account if it is of ``kind`` (also a kind a feature registered)."""
+    if current_user.is_authenticated and current_user.account.kind == kind:
         return current_user.account
     return None
 
 
 def current_client_account() -> ClientAccount | None:
-    if current_user.is_authenticated and current_user.is_client:
-        return current_user.account
-    return None
+    return current_account(CLIENT_KIND)
 
 
 def signed_in_client(business) -> ClientAccount | None:
@@ -174,6 +177,20 @@ def staff_required(view):
         if user is None:
             return redirect(url_for("staff_auth.login", next=request.full_path.rstrip("?")))
         g.staff = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def client_required(view):
+    """The view needs a client signed in at this URL's business (``g.client_account``)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        account = signed_in_client(current_business())
+        if account is None:
+            return redirect(url_for("client_accounts.login"))
+        g.client_account = account
         return view(*args, **kwargs)
 
     return wrapper

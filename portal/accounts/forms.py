@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -16,7 +18,6 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
-    Email,
     EqualTo,
     InputRequired,
     Length,
@@ -24,14 +25,17 @@ from wtforms.validators import (
 )
 
 from portal.accounts.password_rules import MAX_LENGTH
-from portal.web.forms import strip_blanks
+from portal.accounts.service import AccountError, PasswordRejected, SignInFailed
+from portal.web.forms import email_validators, name_validators, strip_blanks
 from portal.web.lazy_text import lazy_text as _l
 
-EMAIL_VALIDATORS = [
-    DataRequired(_l("Please enter your e-mail address.")),
-    Length(max=254, message=_l("That e-mail address is too long.")),
-    Email(_l("Please enter a valid e-mail address, like name@example.com.")),
-]
+SIGN_IN_FAILED = _l(
+    "Sign-in failed: the e-mail address or password is wrong, or the account is locked "
+    "after too many attempts. Try again later or reset your password."
+)
+CODE_FAILED = _l(
+    "That code was not accepted. Type the current code from your app, or a recovery code."
+)
 
 
 def new_password_fields():
@@ -52,22 +56,61 @@ def new_password_fields():
     return password, confirm
 
 
-class SignInForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[strip_blanks])
+def email_field():
+    return EmailField(_l("E-mail"), validators=email_validators(), filters=[strip_blanks])
+
+
+class AccountForm(FlaskForm):
+    """A form whose valid input goes to one account action; its refusals become field errors.
+
+    As cookiecutter-flask's ``LoginForm.validate`` sets ``form.user``, ``submit_to``
+    keeps what the action returned in ``result``.
+    """
+
+    #: The field that shows a refusal (an AccountError without a field of its own).
+    error_field = "password"
+    #: What a failed sign-in step says; never which part was wrong.
+    sign_in_failed = SIGN_IN_FAILED
+
+    def submit_to(self, action: Callable[[], object]) -> bool:
+        """Validate a submitted form, then run ``action()``; False, with the errors, if refused."""
+        self.result = None
+        if not self.validate_on_submit():
+            return False
+        try:
+            self.result = action()
+        except PasswordRejected as rejected:
+            self.password.errors.extend(rejected.problems)
+        except AccountError as refusal:
+            self[refusal.field or self.error_field].errors.append(str(refusal))
+        except SignInFailed:
+            self[self.error_field].errors.append(self.sign_in_failed)
+        else:
+            return True
+        return False
+
+
+class SignInForm(AccountForm):
+    email = email_field()
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(_l("Please enter your password.")), Length(max=4096)],
     )
 
 
-class CodeForm(FlaskForm):
+class CodeForm(AccountForm):
+    error_field = "code"
+    sign_in_failed = CODE_FAILED
+
     code = StringField(
         _l("6-digit code from your authenticator app (or a recovery code)"),
         validators=[DataRequired(_l("Please enter the code.")), Length(max=32)],
     )
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(AccountForm):
+    error_field = "code"
+
     code = StringField(
         _l("6-digit code shown by the app"),
         validators=[DataRequired(_l("Please enter the code your app shows.")), Length(max=16)],
@@ -75,14 +118,16 @@ class EnrolForm(FlaskForm):
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[strip_blanks])
+    email = email_field()
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(AccountForm):
     password, confirm = new_password_fields()
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(AccountForm):
+    error_field = "current"
+
     current = PasswordField(
         _l("Current password"), validators=[DataRequired(_l("Please enter your current password."))]
     )
@@ -90,10 +135,8 @@ class ChangePasswordForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    name = StringField(
-        _l("Name"), validators=[DataRequired(_l("Please enter a name.")), Length(max=200)]
-    )
-    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[strip_blanks])
+    name = StringField(_l("Name"), validators=name_validators(_l("Please enter a name.")))
+    email = email_field()
     role = SelectField(
         _l("Role"), choices=[SelectChoice("staff", _l("Staff")), SelectChoice("owner", _l("Owner"))]
     )
@@ -105,12 +148,10 @@ class ConfirmWithPasswordForm(FlaskForm):
     )
 
 
-class SignUpForm(FlaskForm):
-    name = StringField(
-        _l("Your name"), validators=[DataRequired(_l("Please enter your name.")), Length(max=200)]
-    )
-    email = EmailField(_l("E-mail"), validators=EMAIL_VALIDATORS, filters=[strip_blanks])
-    phone = TelField(_l("Phone (optional)"), validators=[Length(max=40)])
+class SignUpForm(AccountForm):
+    name = StringField(_l("Your name"), validators=name_validators(), filters=[strip_blanks])
+    email = email_field()
+    phone = TelField(_l("Phone (optional)"), validators=[Length(max=40)], filters=[strip_blanks])
     password, confirm = new_password_fields()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import current_app, request, session
 
+from portal.accounts.flow import PENDING_KEY
+
 
 def per_address() -> str:
     return current_app.config["SIGNIN_RATE_LIMIT"]
@@ -20,5 +22,5 @@ def submitted_email_key() -> str:
 
 
 def pending_user_key() -> str:
-    pending = session.get("pending_2fa") or {}
+    pending = session.get(PENDING_KEY) or {}
     return f"2fa:{pending.get('user_id', request.remote_addr)}"

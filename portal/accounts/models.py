@@ -77,6 +77,11 @@ class StaffUser(Credentials, Base):
     def has_2fa(self) -> bool:
         return self.totp_enabled_at is not None
 
+    @property
+    def may_reset_password(self) -> bool:
+        """Active, and past the invitation: an invited user sets a password by its link."""
+        return self.active and self.password_hash is not None
+
 
 class ClientAccount(Credentials, Base):
     """An optional account a client creates at one business."""
@@ -96,6 +101,11 @@ class ClientAccount(Credentials, Base):
     @property
     def has_2fa(self) -> bool:
         return False
+
+    @property
+    def may_reset_password(self) -> bool:
+        """Active, and confirmed: a reset mail must not reach an address never proved."""
+        return self.active and self.email_verified_at is not None
 
 
 class RecoveryCode(Base):

@@ -16,6 +16,7 @@ from portal.accounts import lockout, sessions, tokens, totp
 from portal.accounts.models import (
     RESET,
     STAFF,
+    VERIFY,
     ClientAccount,
     RecoveryCode,
     SecuritySettings,
@@ -30,6 +31,9 @@ from portal.businesses.models import Business
 
 class AccountError(ValueError):
     """An account cannot be created or changed as asked."""
+
+    #: The form field the message belongs to; None: the form's own choice.
+    field: str | None = None
 
 
 class PasswordRejected(AccountError):
@@ -47,6 +51,12 @@ class SignInFailed(Exception):
         super().__init__("sign-in failed")
         self.account = account
         self.just_locked = just_locked
+
+
+class EmailNotConfirmed(AccountError):
+    """The right password, but the client has not yet opened the confirmation link."""
+
+    field = "email"
 
 
 def normalise_email(email: str) -> str:
@@ -75,9 +85,23 @@ def check_new_password(session: Session, business: Business, email: str, passwor
         raise PasswordRejected(problems)
 
 
+def accounts_enabled(session: Session, business: Business) -> bool:
+    """Whether the owner lets clients create accounts ("clients may create accounts")."""
+    return security_settings(session, business.id).client_accounts_enabled
+
+
 def find_staff(session: Session, email: str) -> StaffUser | None:
     return session.scalars(
         select(StaffUser).where(StaffUser.email == normalise_email(email))
+    ).first()
+
+
+def find_client_account(session: Session, business_id: int, email: str) -> ClientAccount | None:
+    return session.scalars(
+        select(ClientAccount).where(
+            ClientAccount.business_id == business_id,
+            ClientAccount.email == normalise_email(email),
+        )
     ).first()
 
 
@@ -189,6 +213,55 @@ def authenticate(
     )
     # Rules tightened since this password was chosen: it must be changed now.
     account.must_change_password = bool(problems)
+    session.flush()
+    return account
+
+
+def sign_in_staff(
+    session: Session, email: str, password: str, now: datetime, origin: Origin
+) -> StaffUser:
+    """The staff user with this address and password (see ``authenticate``)."""
+    user = find_staff(session, email)
+    business_id = user.business_id if user is not None else None
+    return authenticate(
+        session, user, password, now, email=email, business_id=business_id, origin=origin
+    )
+
+
+def sign_in_client(
+    session: Session, business_id: int, email: str, password: str, now: datetime, origin: Origin
+) -> ClientAccount:
+    """The client account at this business with this address and password.
+
+    Raises SignInFailed as ``authenticate`` does, and EmailNotConfirmed until
+    the client opened the link of their sign-up mail.
+    """
+    account = find_client_account(session, business_id, email)
+    authenticate(
+        session, account, password, now, email=email, business_id=business_id, origin=origin
+    )
+    if account.email_verified_at is None:
+        raise EmailNotConfirmed(
+            _(
+                "Please confirm your e-mail address first: "
+                "open the link we sent you when you signed up."
+            )
+        )
+    return account
+
+
+def confirm_email(
+    session: Session, token: str, business_id: int, now: datetime
+) -> ClientAccount | None:
+    """Confirm the address a sign-up link of this business went to; None for a dead link."""
+    link = tokens.open_link(session, token, VERIFY, ClientAccount, now, business_id=business_id)
+    if link is None:
+        return None
+    account = link.account
+    if account.email_verified_at is None:
+        account.email_verified_at = now
+        account.password_changed_at = now
+    link.record.used_at = now
     session.flush()
     return account
 
@@ -368,10 +441,21 @@ def set_password(
     session.flush()
 
 
+def set_password_by_link(
+    session: Session, link: tokens.Link, new_password: str, now: datetime, *, origin: Origin
+) -> None:
+    """Set the password of a reset or invitation link's account; the link is then used up."""
+    account = link.account
+    business = session.get(Business, account.business_id)
+    kind = audit.PASSWORD_RESET if link.record.purpose == RESET else audit.PASSWORD_CHANGED
+    set_password(session, account, business, new_password, now, origin=origin, kind=kind)
+    link.record.used_at = now
+    session.flush()
+
+
 def change_password(
     session: Session,
     account,
-    business: Business,
     current: str,
     new_password: str,
     now: datetime,
@@ -379,17 +463,25 @@ def change_password(
     origin: Origin,
     keep_session: str | None,
 ) -> None:
+    """The account's own change: the current password first, then a new one under the rules."""
     if not verify_password(account.password_hash, current):
         raise AccountError(_("Your current password was not correct."))
     if verify_password(account.password_hash, new_password):
         raise PasswordRejected([_("Choose a password different from your current one.")])
+    business = session.get(Business, account.business_id)
     set_password(
         session, account, business, new_password, now, origin=origin, keep_session=keep_session
     )
 
 
-def request_password_reset(session: Session, account, now: datetime, origin: Origin) -> str:
-    """Issue a single-use reset token for ``account`` (30 minutes) and audit the request."""
+def request_password_reset(session: Session, account, now: datetime, origin: Origin) -> str | None:
+    """Issue a single-use reset token for ``account`` (30 minutes) and audit the request.
+
+    None, and nothing recorded, for no account or one that may not reset its
+    password (inactive, an unaccepted invitation, an unconfirmed address).
+    """
+    if account is None or not account.may_reset_password:
+        return None
     token = tokens.issue(session, account, RESET, now, tokens.RESET_LIFETIME)
     audit.record(
         session,

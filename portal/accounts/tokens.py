@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -57,3 +58,28 @@ def find_valid(
     if record is None or record.used_at is not None or record.expires_at <= now:
         return None
     return record
+
+
+@dataclass(frozen=True)
+class Link:
+    """A valid single-use link and the account it was issued to."""
+
+    record: OneTimeToken
+    account: object
+
+
+def open_link(
+    session: Session,
+    token: str,
+    purpose: str,
+    model: type,
+    now: datetime,
+    *,
+    business_id: int | None = None,
+) -> Link | None:
+    """The link of ``token`` and its ``model`` account (of ``business_id``, if given), or None."""
+    record = find_valid(session, token, purpose, model.kind, now)
+    account = session.get(model, record.account_id) if record is not None else None
+    if account is None or business_id not in (None, account.business_id):
+        return None
+    return Link(record, account)

@@ -88,6 +88,14 @@ def format_secret(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
+def enrolment_page(secret: str, account: str, issuer: str) -> dict[str, str]:
+    """What the enrolment page shows: the QR code of the secret, and the secret to type in."""
+    return {
+        "qr_svg": qr_svg(provisioning_uri(secret, account, issuer)),
+        "secret": format_secret(secret),
+    }
+
+
 def new_recovery_codes() -> list[str]:
     """Ten codes like ``k7qm-3xfd-p2ha`` (60 random bits each)."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"

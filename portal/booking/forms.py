@@ -7,29 +7,18 @@ import re
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, StringField, TelField
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, ValidationError
 
+from portal.giftcards.forms import CodeLength
+from portal.web.forms import email_validators, name_validators
 from portal.web.lazy_text import lazy_text as _l
 
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ()./-]{6,30}$")
 
 
 class BookingDetailsForm(FlaskForm):
-    name = StringField(
-        _l("Your name"),
-        validators=[
-            DataRequired(_l("Please enter your name.")),
-            Length(max=200, message=_l("Your name may have at most 200 characters.")),
-        ],
-    )
-    email = EmailField(
-        _l("E-mail"),
-        validators=[
-            DataRequired(_l("Please enter your e-mail address.")),
-            Length(max=254, message=_l("That e-mail address is too long.")),
-            Email(_l("Please enter a valid e-mail address, like name@example.com.")),
-        ],
-    )
+    name = StringField(_l("Your name"), validators=name_validators())
+    email = EmailField(_l("E-mail"), validators=email_validators())
     phone = TelField(
         _l("Phone"),
         validators=[DataRequired(_l("Please enter a phone number so we can reach you."))],
@@ -38,7 +27,7 @@ class BookingDetailsForm(FlaskForm):
     accept_policy = BooleanField(_l("I have read and accept the cancellation policy"))
     gift_card_code = StringField(
         _l("Gift card code (optional)"),
-        validators=[Length(max=40, message=_l("A gift card code has at most 32 characters."))],
+        validators=[CodeLength()],
     )
 
     def __init__(
@@ -48,6 +37,7 @@ class BookingDetailsForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.terms_required = terms_required
         self.policy_required = policy_required
+        self.account_client = account_client
         #: A signed-in client books with their account's address, whatever the form says.
         self.fixed_email = account_client.email if account_client is not None else None
         if account_client is not None:

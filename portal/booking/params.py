@@ -9,12 +9,13 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
+from portal.booking.availability import BookingWindow
+from portal.booking.service import DayNotBookable, check_day
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
+from portal.db import MAX_ID
 
 ANY_PROVIDER = "any"
-#: Larger ids exist nowhere and overflow the database's integer type.
-MAX_ID = 2**31 - 1
 
 # Built once (every page of the flow runs it); the providers come in the same
 # query, as every page of the flow needs them.
@@ -80,3 +81,13 @@ def parse_start(raw: str | None) -> datetime:
     if start.tzinfo is None or not datetime.min.year < start.year < datetime.max.year:
         abort(400, description=_("That time is not valid. Please pick a time from the list."))
     return start.astimezone(UTC)
+
+
+def day_in_window(raw: str | None, business: Business, window: BookingWindow) -> date | None:
+    """The day asked for, if any, checked against the booking window (else a 400)."""
+    day = parse_day(raw)
+    try:
+        check_day(business, window, day)
+    except DayNotBookable as refusal:
+        abort(400, description=str(refusal))
+    return day

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -11,11 +11,14 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.booking.availability import MAX_OCCUPANCY, slots_on
+from portal import features
+from portal.booking.availability import MAX_OCCUPANCY, BookingWindow, Slot, slots_on
 from portal.booking.models import (
     ACTIVE_STATUSES,
     CANCELLED,
     CONFIRMED,
+    LATE_CANCEL_REFUSED,
+    LATE_RESCHEDULE_REFUSED,
     PENDING,
     RESCHEDULED,
     Booking,
@@ -25,8 +28,15 @@ from portal.booking.models import (
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
 from portal.clients.models import Client
-from portal.clients.service import PER_CLIENT, blocked_client, booking_limit_reached
+from portal.clients.service import (
+    PER_CLIENT,
+    blocked_client,
+    booking_limit_reached,
+    note_client_event,
+)
+from portal.giftcards import service as giftcards
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
+from portal.policies.service import current_policy, current_terms
 from portal.tokens import hash_token, new_manage_token
 
 
@@ -36,6 +46,14 @@ class BookingError(Exception):
 
 class SlotUnavailable(BookingError):
     """The business does not offer this time (outside hours, too soon, too far, misaligned)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        super().__init__(_("That time cannot be booked. Please pick a time from the list."))
+        self.start = start
+
+
+class DayNotBookable(BookingError):
+    """A day before the booking window opens or after it closes."""
 
 
 class SlotTaken(BookingError):
@@ -68,6 +86,11 @@ class RescheduleTooLate(BookingError):
 
 class SameTime(BookingError):
     """The booking is already at the time asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _("Your booking is already at that time. Please pick another time from the list.")
+        )
 
 
 class ClientBlocked(BookingError):
@@ -213,20 +236,75 @@ def _provider_is_free(
     return not session.scalar(select(overlapping))
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A provider's time, taken for a booking: who, and until when it is occupied."""
+
+    provider: Provider
+    start: datetime
+    end: datetime
+    occupied_until: datetime
+
+
+def claim_provider(
+    session: Session,
+    business: Business,
+    service: Service,
+    candidates: list[Provider],
+    start: datetime,
+    now: datetime,
+    *,
+    moving: Booking | None = None,
+) -> Claim:
+    """The first of ``candidates`` the business offers at ``start`` and who is free then.
+
+    The one place a provider's time is taken: for a client's booking, a
+    staff booking and a move. ``moving``: the booking being moved, whose own
+    time does not count against it. Raises ``SlotUnavailable`` when no
+    candidate is offered at ``start`` (outside hours, too soon, too far,
+    misaligned) and ``SlotTaken`` when each offered one is busy. Must run
+    under the write lock (see ``portal.db.writes``); each candidate is locked
+    before its check, so two requests cannot both take the time.
+    """
+    local_day = business.local(start).date()
+    offered = {
+        slot.start: slot.provider_ids
+        for slot in slots_on(
+            session, business, service, candidates, local_day, now, include_bookings=False
+        )
+    }
+    if start not in offered:
+        raise SlotUnavailable(start)
+    end = start + timedelta(minutes=service.duration_minutes)
+    occupied_until = end + timedelta(minutes=service.buffer_minutes)
+    exclude = moving.id if moving is not None else None
+    for candidate in candidates:
+        if candidate.id not in offered[start]:
+            continue
+        _lock_provider(session, candidate)
+        if _provider_is_free(session, candidate, start, occupied_until, exclude):
+            return Claim(candidate, start, end, occupied_until)
+    raise SlotTaken(start)
+
+
 #: SQLSTATE of an exclusion-constraint violation (PostgreSQL's ``bookings_no_overlap``).
 EXCLUSION_VIOLATION = "23P01"
+#: What SQLite's no-overlap triggers raise (migration a8c1e0000008).
+SQLITE_OVERLAP = "bookings_no_overlap"
 
 
 def _flush_or_taken(session: Session, start: datetime) -> None:
-    """Flush; a clash with PostgreSQL's no-overlap constraint means the slot was taken.
+    """Flush; a clash with the database's no-overlap rule means the slot was taken.
 
-    The row lock in ``_lock_provider`` keeps this from happening in normal
-    operation; the constraint is the second wall should the check ever miss.
+    The lock in ``_lock_provider`` keeps this from happening in normal
+    operation; PostgreSQL's exclusion constraint and SQLite's triggers are the
+    second wall should the check ever miss.
     """
     try:
         session.flush()
     except IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+        pg_clash = getattr(error.orig, "sqlstate", None) == EXCLUSION_VIOLATION
+        if pg_clash or str(error.orig) == SQLITE_OVERLAP:
             raise SlotTaken(start) from error
         raise
 
@@ -274,38 +352,17 @@ def book(
     candidates = bookable_providers(session, business, service)
     if provider is not None:
         candidates = [p for p in candidates if p.id == provider.id]
-    local_day = business.local(start).date()
-    offered = {
-        slot.start: slot.provider_ids
-        for slot in slots_on(
-            session, business, service, candidates, local_day, now, include_bookings=False
-        )
-    }
-    if start not in offered:
-        raise SlotUnavailable(start)
-
-    end = start + timedelta(minutes=service.duration_minutes)
-    occupied_until = end + timedelta(minutes=service.buffer_minutes)
-    chosen = None
-    for candidate in candidates:
-        if candidate.id not in offered[start]:
-            continue
-        _lock_provider(session, candidate)
-        if _provider_is_free(session, candidate, start, occupied_until):
-            chosen = candidate
-            break
-    if chosen is None:
-        raise SlotTaken(start)
+    claim = claim_provider(session, business, service, candidates, start, now)
 
     token, token_hash = new_manage_token()
     booking = Booking(
         business_id=business.id,
         client=_find_or_add_client(session, business, details, client),
         service_id=service.id,
-        provider_id=chosen.id,
+        provider_id=claim.provider.id,
         start_at=start,
-        end_at=end,
-        occupied_until=occupied_until,
+        end_at=claim.end,
+        occupied_until=claim.occupied_until,
         status=status,
         created_by=created_by,
         ip_address=consents.ip_address[:45],
@@ -356,11 +413,26 @@ def find_booking_by_token(
     return booking
 
 
+def _refuse_late(session: Session, booking: Booking, kind: str, now: datetime) -> None:
+    """Note a client's late cancel or move: it counts towards the auto-block rule.
+
+    The caller then raises the refusal; the view answers it with a page (a
+    409), not an exception, so this note is committed with the request.
+    """
+    business = session.get(Business, booking.business_id)
+    note_client_event(session, business, booking.client_id, kind, booking.id, now)
+
+
 def cancel_by_client(session: Session, booking: Booking, now: datetime) -> Booking:
-    """Cancel under the policy the client accepted; a late attempt changes nothing."""
+    """Cancel under the policy the client accepted.
+
+    A late attempt changes the booking not at all, but is noted against the
+    client (``CancellationTooLate`` follows).
+    """
     if not booking.is_active:
         raise AlreadyCancelled()
     if not booking.can_cancel(now):
+        _refuse_late(session, booking, LATE_CANCEL_REFUSED, now)
         raise CancellationTooLate(booking.cancel_deadline())
     booking.status = CANCELLED
     booking.cancelled_at = now
@@ -387,41 +459,22 @@ def reschedule(
     if not booking.is_active:
         raise AlreadyCancelled()
     if not booking.can_reschedule(now):
+        _refuse_late(session, booking, LATE_RESCHEDULE_REFUSED, now)
         raise RescheduleTooLate(booking.reschedule_deadline())
     business = session.get(Business, booking.business_id)
-    service = booking.service
-    candidates = bookable_providers(session, business, service)
+    candidates = bookable_providers(session, business, booking.service)
     if provider is not None:
         candidates = [p for p in candidates if p.id == provider.id]
     candidates.sort(key=lambda p: p.id != booking.provider_id)
-    local_day = business.local(new_start).date()
-    offered = {
-        slot.start: slot.provider_ids
-        for slot in slots_on(
-            session, business, service, candidates, local_day, now, include_bookings=False
-        )
-    }
-    if new_start not in offered:
-        raise SlotUnavailable(new_start)
-
-    end = new_start + timedelta(minutes=service.duration_minutes)
-    occupied_until = end + timedelta(minutes=service.buffer_minutes)
-    chosen = None
-    for candidate in candidates:
-        if candidate.id not in offered[new_start]:
-            continue
-        _lock_provider(session, candidate)
-        if _provider_is_free(session, candidate, new_start, occupied_until, booking.id):
-            chosen = candidate
-            break
-    if chosen is None:
-        raise SlotTaken(new_start)
-    if chosen.id == booking.provider_id and new_start == booking.start_at:
+    claim = claim_provider(
+        session, business, booking.service, candidates, new_start, now, moving=booking
+    )
+    if claim.provider.id == booking.provider_id and new_start == booking.start_at:
         raise SameTime()
-    booking.provider = chosen
+    booking.provider = claim.provider
     booking.start_at = new_start
-    booking.end_at = end
-    booking.occupied_until = occupied_until
+    booking.end_at = claim.end
+    booking.occupied_until = claim.occupied_until
     booking.rescheduled_at = now
     _flush_or_taken(session, new_start)
     record_event(session, booking, RESCHEDULED, now)
@@ -454,3 +507,112 @@ def times_rescheduled(session: Session, booking: Booking) -> int:
             BookingEvent.booking_id == booking.id, BookingEvent.kind == RESCHEDULED
         )
     )
+
+
+def bookable_services(session: Session, business: Business) -> list[Service]:
+    """The services a client can book, in the owner's order."""
+    return session.scalars(
+        select(Service)
+        .where(Service.business_id == business.id, Service.active)
+        .order_by(Service.position, Service.name)
+    ).all()
+
+
+def check_day(business: Business, window: BookingWindow, day: date | None) -> None:
+    """Refuse a day outside the booking window (``DayNotBookable``); None means no day yet."""
+    if day is None:
+        return
+    if day < window.first_day:
+        raise DayNotBookable(_("That day has passed or is too soon to book. Please pick another."))
+    if day > window.last_day:
+        raise DayNotBookable(
+            ngettext(
+                "Bookings open %(num)d day ahead. Please pick an earlier day.",
+                "Bookings open %(num)d days ahead. Please pick an earlier day.",
+                business.max_days_ahead,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Documents:
+    """The texts a client must accept to book: the current versions, or None when off."""
+
+    terms: TermsVersion | None
+    policy: CancellationPolicyVersion | None
+
+
+def documents_to_accept(session: Session, business: Business) -> Documents:
+    """The terms and cancellation policy in force, each only while the business asks for it."""
+    return Documents(
+        terms=current_terms(session, business) if business.terms_enabled else None,
+        policy=current_policy(session, business) if business.cancellation_policy_enabled else None,
+    )
+
+
+def place_booking(
+    session: Session,
+    business: Business,
+    service: Service,
+    provider: Provider | None,
+    start: datetime,
+    details: ClientDetails,
+    consents: Consents,
+    now: datetime,
+    *,
+    client: Client | None = None,
+    gift_card_code: str = "",
+) -> tuple[Booking, str]:
+    """A client's online booking, paid in part by a gift card when a code is given.
+
+    All or nothing: a refused booking (``BookingError``) or gift card
+    (``GiftCardError``) leaves no trace, not even a new client row.
+    """
+    with session.begin_nested():
+        booking, token = book(
+            session, business, service, provider, start, details, consents, now, client=client
+        )
+        if gift_card_code.strip() and features.is_on(session, business.id, features.GIFT_CARDS):
+            giftcards.redeem(session, business, booking, gift_card_code, now)
+    return booking, token
+
+
+def check_offered(
+    session: Session,
+    business: Business,
+    service: Service,
+    candidates: list[Provider],
+    start: datetime,
+    now: datetime,
+    *,
+    moving: Booking | None = None,
+) -> Slot:
+    """The free slot at ``start`` as a client would see it now (a read; nothing is taken).
+
+    Raises ``SlotTaken`` when the business offers the time but it is booked,
+    ``SlotUnavailable`` when it does not offer it at all. ``moving``: a
+    booking being moved, whose own time counts as free.
+    """
+    day = business.local(start).date()
+    exclude = moving.id if moving is not None else None
+    free = slots_on(session, business, service, candidates, day, now, exclude_booking_id=exclude)
+    slot = next((slot for slot in free if slot.start == start), None)
+    if slot is not None:
+        return slot
+    offered = slots_on(session, business, service, candidates, day, now, include_bookings=False)
+    if any(slot.start == start for slot in offered):
+        raise SlotTaken(start)
+    raise SlotUnavailable(start)
+
+
+def client_is_blocked(
+    session: Session, business: Business, client: Client, *, also: str = ""
+) -> bool:
+    """Whether the business stopped ``client`` (or the address ``also``) from booking online."""
+    emails = [client.email] + ([also] if also else [])
+    return blocked_client(session, business.id, emails, client) is not None
+
+
+def gift_cards_accepted(session: Session, business: Business) -> bool:
+    """Whether a client may pay with a gift card code."""
+    return features.is_on(session, business.id, features.GIFT_CARDS)

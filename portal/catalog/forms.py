@@ -7,6 +7,7 @@ from datetime import date, time
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
 from wtforms import (
     Form,
     FormField,
@@ -20,6 +21,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, StopValidation
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput, TimeInput
 
 from portal.catalog import service as catalog
+from portal.catalog.models import Provider, Service
 from portal.web.forms import strip_blanks
 from portal.web.lazy_text import lazy_text as _l
 
@@ -150,7 +152,7 @@ class BusinessForm(FlaskForm):
         filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the business name.")),
-            Length(max=200, message=_l("Keep the name under 200 characters.")),
+            Length(max=catalog.NAME_MAX, message=catalog.NAME_TOO_LONG),
         ],
     )
     timezone = StringField(
@@ -164,7 +166,7 @@ class BusinessForm(FlaskForm):
     locale = SelectField(
         _l("Language of the booking pages"),
         choices=[SelectChoice(code, name) for code, name in catalog.LOCALES.items()],
-        invalid_choice_message=_l("Choose English or Deutsch."),
+        invalid_choice_message=catalog.CHOOSE_LOCALE,
     )
     min_notice_minutes = WholeNumberField(
         _l("Minimum notice (minutes)"),
@@ -193,6 +195,10 @@ class BusinessForm(FlaskForm):
         if limit.low <= field.data <= limit.high and field.data % limit.step:
             raise ValidationError(_("The slot step must be a multiple of 5 minutes."))
 
+    def values(self) -> dict:
+        """The settings as ``catalog.update_business`` takes them."""
+        return {field: getattr(self, field).data for field in catalog.BUSINESS_FIELDS}
+
 
 class ServiceForm(FlaskForm):
     name = StringField(
@@ -200,12 +206,12 @@ class ServiceForm(FlaskForm):
         filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the service's name.")),
-            Length(max=200, message=_l("Keep the name under 200 characters.")),
+            Length(max=catalog.NAME_MAX, message=catalog.NAME_TOO_LONG),
         ],
     )
     description = TextAreaField(
         _l("Description (optional)"),
-        validators=[Length(max=2000, message=_l("Keep the description under 2000 characters."))],
+        validators=[Length(max=catalog.DESCRIPTION_MAX, message=catalog.DESCRIPTION_TOO_LONG)],
     )
     duration_minutes = WholeNumberField(
         _l("Duration (minutes)"),
@@ -226,6 +232,24 @@ class ServiceForm(FlaskForm):
         if field.data > catalog.MAX_PRICE_CENTS:
             raise ValidationError(_("The price must be at most 1000000.00."))
 
+    @classmethod
+    def for_service(cls, session: Session, business, service=None) -> ServiceForm:
+        """The form, filled with ``service`` unless a POST says otherwise; the business's
+        active providers to choose from."""
+        data = None
+        if service is not None:
+            data = {field: getattr(service, field) for field in catalog.SERVICE_FIELDS}
+            data["providers"] = [p.id for p in service.providers if p.active]
+        form = cls(data=data)
+        form.providers.choices = [
+            SelectChoice(p.id, p.name) for p in catalog.active_rows(session, business.id, Provider)
+        ]
+        return form
+
+    def values(self) -> dict:
+        """The service's settings as ``catalog.create_service`` and ``update_service`` take them."""
+        return {field: getattr(self, field).data for field in catalog.SERVICE_FIELDS}
+
 
 class ProviderForm(FlaskForm):
     name = StringField(
@@ -233,10 +257,26 @@ class ProviderForm(FlaskForm):
         filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the provider's name.")),
-            Length(max=200, message=_l("Keep the name under 200 characters.")),
+            Length(max=catalog.NAME_MAX, message=catalog.NAME_TOO_LONG),
         ],
     )
     services = ChecklistField(_l("Services they perform"), noun="services")
+
+    @classmethod
+    def for_provider(cls, session: Session, business, provider=None) -> ProviderForm:
+        """The form, filled with ``provider`` unless a POST says otherwise; the business's
+        active services to choose from."""
+        data = None
+        if provider is not None:
+            data = {
+                "name": provider.name,
+                "services": [s.id for s in provider.services if s.active],
+            }
+        form = cls(data=data)
+        form.services.choices = [
+            SelectChoice(s.id, s.name) for s in catalog.active_rows(session, business.id, Service)
+        ]
+        return form
 
 
 class DayHoursForm(Form):
@@ -307,5 +347,5 @@ class DayOffForm(FlaskForm):
     note = StringField(
         _l("Note (optional)"),
         filters=[strip_blanks],
-        validators=[Length(max=200, message=_l("Keep the note under 200 characters."))],
+        validators=[Length(max=catalog.NOTE_MAX, message=catalog.NOTE_TOO_LONG)],
     )

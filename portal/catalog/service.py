@@ -3,7 +3,7 @@
 Plain functions: each takes a session, the business, the new values and
 ``now`` (with who acts and from where, for the audit log), flushes its
 changes and raises ``CatalogError`` with a message for the owner when a rule
-says no. The caller commits.
+says no, before it changes anything. The request's unit of work commits.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from portal.audit.service import Origin
 from portal.booking.models import ACTIVE_STATUSES, Booking
 from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
+from portal.db import MAX_ID
 from portal.web.formatting import short_date
 from portal.web.lazy_text import lazy_text as _l
 
@@ -88,6 +89,14 @@ MAX_DAYS_AHEAD = Limit(1, 730, _l("Bookings may open between 1 and 730 days ahea
 SLOT_STEP = Limit(5, 240, _l("The slot step must be between 5 and 240 minutes."), step=5)
 DURATION = Limit(5, 720, _l("The duration must be between 5 and 720 minutes."))
 BUFFER = Limit(0, 240, _l("The buffer must be between 0 and 240 minutes."))
+#: Lengths of the texts an owner types, and what to say when one is longer.
+NAME_MAX, DESCRIPTION_MAX, NOTE_MAX = 200, 2000, 200
+NAME_TOO_LONG = _l("Keep the name under 200 characters.")
+DESCRIPTION_TOO_LONG = _l("Keep the description under 2000 characters.")
+NOTE_TOO_LONG = _l("Keep the note under 200 characters.")
+CHOOSE_LOCALE = _l("Choose English or Deutsch.")
+NO_SERVICE = _l("There is no such service at this business.")
+NO_PROVIDER = _l("There is no such provider at this business.")
 #: Said when an id in a checklist is not one of the business's rows.
 CHOOSE_FROM_LIST = {
     "providers": _l("Choose providers from the list."),
@@ -102,6 +111,52 @@ class Actor:
     user: object
     now: datetime
     origin: Origin = audit.SYSTEM
+
+
+# -- looking things up -----------------------------------------------------------------
+
+
+def all_services(session: Session, business_id: int) -> list[Service]:
+    """The business's services, open ones first, in the order the business lists them."""
+    return list(
+        session.scalars(
+            select(Service)
+            .where(Service.business_id == business_id)
+            .order_by(Service.active.desc(), Service.position, Service.name)
+        )
+    )
+
+
+def all_providers(session: Session, business_id: int) -> list[Provider]:
+    """All providers of the business, active ones first, by name."""
+    return list(
+        session.scalars(
+            select(Provider)
+            .where(Provider.business_id == business_id)
+            .order_by(Provider.active.desc(), Provider.name, Provider.id)
+        )
+    )
+
+
+def active_rows(session: Session, business_id: int, model) -> list:
+    """The business's active services or providers (``model``), by name: a form's choices."""
+    return list(
+        session.scalars(
+            select(model).where(model.business_id == business_id, model.active).order_by(model.name)
+        )
+    )
+
+
+def find_day_off(session: Session, provider: Provider, day_off_id: int) -> DayOff | None:
+    """The provider's day off ``day_off_id``, or None."""
+    day_off = session.get(DayOff, day_off_id) if 0 < day_off_id <= MAX_ID else None
+    return day_off if day_off is not None and day_off.provider_id == provider.id else None
+
+
+def upcoming_days_off(business: Business, provider: Provider, now: datetime) -> list[DayOff]:
+    """The provider's days off from today (the business's today) on."""
+    today = business.local(now).date()
+    return [day_off for day_off in provider.days_off if day_off.day >= today]
 
 
 # -- business settings -----------------------------------------------------------------
@@ -141,7 +196,7 @@ def update_business(
     if "timezone" in values:
         check_timezone(values["timezone"])
     if "locale" in values and values["locale"] not in LOCALES:
-        raise CatalogError(_("Choose English or Deutsch."), "locale")
+        raise CatalogError(str(CHOOSE_LOCALE), "locale")
     for field, limit in (
         ("min_notice_minutes", MIN_NOTICE),
         ("max_days_ahead", MAX_DAYS_AHEAD),
@@ -190,9 +245,12 @@ def update_service(
     """Change a service and who performs it; audit the old and new values."""
     _ensure_owned(business, service)
     values = _checked_service_values(session, business, values, service)
-    changes = audit.apply_changes(service, values, SERVICE_FIELDS)
+    chosen = None
     if provider_ids is not None:
         chosen = _business_rows(session, business, Provider, provider_ids, "providers")
+    # Every check is done: from here on the changes are made.
+    changes = audit.apply_changes(service, values, SERVICE_FIELDS)
+    if chosen is not None:
         service.providers, change = _relinked(service.providers, chosen)
         if change:
             changes["providers"] = change
@@ -252,8 +310,8 @@ def _checked_service_values(
         _check_unique_service_name(session, business, values["name"], service)
     if service is None or "description" in values:
         values["description"] = (values.get("description") or "").strip()
-        if len(values["description"]) > 2000:
-            raise CatalogError(_("Keep the description under 2000 characters."), "description")
+        if len(values["description"]) > DESCRIPTION_MAX:
+            raise CatalogError(str(DESCRIPTION_TOO_LONG), "description")
     if service is None or "duration_minutes" in values:
         DURATION.check(values.get("duration_minutes"), "duration_minutes")
     if service is None or "buffer_minutes" in values:
@@ -311,9 +369,12 @@ def update_provider(
     """Rename a provider and change the services they perform."""
     _ensure_owned(business, provider)
     name = _required_name(name, _("The provider needs a name."))
-    changes = audit.apply_changes(provider, {"name": name}, ("name",))
+    chosen = None
     if service_ids is not None:
         chosen = _business_rows(session, business, Service, service_ids, "services")
+    # Every check is done: from here on the changes are made.
+    changes = audit.apply_changes(provider, {"name": name}, ("name",))
+    if chosen is not None:
         provider.services, change = _relinked(provider.services, chosen)
         if change:
             changes["services"] = change
@@ -433,8 +494,8 @@ def add_day_off(
             _("%(name)s already has %(day)s off.", name=provider.name, day=short_date(day)), "day"
         )
     note = (note or "").strip()
-    if len(note) > 200:
-        raise CatalogError(_("Keep the note under 200 characters."), "note")
+    if len(note) > NOTE_MAX:
+        raise CatalogError(str(NOTE_TOO_LONG), "note")
     day_off = DayOff(day=day, note=note)
     provider.days_off.append(day_off)
     _record(
@@ -553,8 +614,8 @@ def _required_name(name: str | None, message: str) -> str:
     name = (name or "").strip()
     if not name:
         raise CatalogError(message, "name")
-    if len(name) > 200:
-        raise CatalogError(_("Keep the name under 200 characters."), "name")
+    if len(name) > NAME_MAX:
+        raise CatalogError(str(NAME_TOO_LONG), "name")
     return name
 
 

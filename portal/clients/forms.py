@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, StopValidation
+from wtforms import IntegerField, PasswordField, StringField, TextAreaField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    StopValidation,
+    ValidationError,
+)
 
+from portal.accounts.passwords import verify_password
 from portal.clients.service import AUTO_BLOCK_MAX, BOOKING_LIMIT_MAX, MAX_QUERY_LENGTH
 from portal.web.forms import strip_blanks
 from portal.web.lazy_text import lazy_text as _l
 
 REASON_MAX = 500
+#: Also what staff read when cancelling or declining a booking (``portal.schedule``).
+REASON_TOO_LONG = _l("The reason may have at most %(num)d characters.", num=REASON_MAX)
+#: Also what the clean history form says (``portal.retention``).
+WRONG_PASSWORD = _l("Your password is not correct.")
 
 
 class SearchForm(FlaskForm):
@@ -37,12 +49,25 @@ class BlockForm(FlaskForm):
         filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please say why the client is blocked, for your colleagues.")),
-            Length(
-                max=REASON_MAX,
-                message=_l("The reason may have at most %(num)d characters.", num=REASON_MAX),
-            ),
+            Length(max=REASON_MAX, message=REASON_TOO_LONG),
         ],
     )
+
+
+class EraseClientForm(FlaskForm):
+    """The owner confirms an erasure with their password (``staff``: who is signed in)."""
+
+    password = PasswordField(
+        _l("Your password"), validators=[InputRequired(_l("Enter your password to confirm."))]
+    )
+
+    def __init__(self, *args, staff, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.staff = staff
+
+    def validate_password(self, field) -> None:
+        if not verify_password(self.staff.password_hash, field.data):
+            raise ValidationError(WRONG_PASSWORD)
 
 
 class CountField(IntegerField):

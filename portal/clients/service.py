@@ -29,9 +29,9 @@ from portal.booking.models import (
     BookingConsent,
     BookingEvent,
 )
-from portal.booking.params import MAX_ID
 from portal.businesses.models import Business
 from portal.clients.models import Client
+from portal.db import MAX_ID
 
 PER_PAGE = 50
 #: Longer searches are typing accidents (or attempts to make the database work hard).

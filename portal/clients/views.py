@@ -9,17 +9,16 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from portal.accounts.current import origin, owner_required, staff_required
-from portal.accounts.passwords import verify_password
 from portal.businesses.models import Business
 from portal.clients import rights
 from portal.clients import service as clients
-from portal.clients.forms import BlockForm, SearchForm
+from portal.clients.forms import BlockForm, EraseClientForm, SearchForm
 from portal.clock import utcnow
+from portal.db import writes
 from portal.extensions import db
 from portal.hipaa.guards import record_client_view
-from portal.retention.forms import EraseClientForm
 from portal.staff.guards import pending_step_redirect
-from portal.web.forms import EmptyForm
+from portal.web.forms import EmptyForm, form_status
 from portal.web.lazy_text import lazy_text as _l
 
 blueprint = Blueprint("clients", __name__, url_prefix="/staff")
@@ -90,6 +89,7 @@ def show_client(client_id: int):
 
 
 @blueprint.post("/clients/<int:client_id>/block")
+@writes
 @staff_required
 def block(client_id: int):
     client = _client_or_404(client_id)
@@ -99,9 +99,7 @@ def block(client_id: int):
     try:
         clients.block_client(db.session, client, g.staff, form.reason.data, utcnow(), origin())
     except clients.ClientError as error:
-        db.session.rollback()
         return _render_client(client, status=409, error=str(error))
-    db.commit()
     flash(
         _(
             "%(name)s is blocked: they are asked to contact you instead of booking online.",
@@ -112,6 +110,7 @@ def block(client_id: int):
 
 
 @blueprint.post("/clients/<int:client_id>/unblock")
+@writes
 @staff_required
 def unblock(client_id: int):
     client = _client_or_404(client_id)
@@ -120,9 +119,7 @@ def unblock(client_id: int):
     try:
         clients.unblock_client(db.session, client, g.staff, utcnow(), origin())
     except clients.ClientError as error:
-        db.session.rollback()
         return _render_client(client, status=409, error=str(error))
-    db.commit()
     flash(_("%(name)s is unblocked and can book online again.", name=client.name))
     return redirect(url_for("clients.show_client", client_id=client.id), code=303)
 
@@ -132,8 +129,8 @@ def unblock(client_id: int):
 def download_client_data(client_id: int):
     client = _client_or_404(client_id)
     data = rights.client_data(db.session, client)
-    with db.writer() as writer, writer.begin():
-        rights.record_export(writer, client, g.staff, utcnow(), origin())
+    staff, now, where = g.staff, utcnow(), origin()
+    db.record(lambda session: rights.record_export(session, client, staff, now, where))
     return Response(
         json.dumps(data, indent=2, ensure_ascii=False),
         mimetype="application/json",
@@ -142,18 +139,14 @@ def download_client_data(client_id: int):
 
 
 @blueprint.route("/clients/<int:client_id>/erase", methods=["GET", "POST"])
+@writes
 @owner_required
 def erase_client(client_id: int):
     client = _client_or_404(client_id)
-    form = EraseClientForm()
-    if form.validate_on_submit():
-        if verify_password(g.staff.password_hash, form.password.data):
-            rights.erase_client(db.session, client, g.staff, utcnow(), origin())
-            db.commit()
-            flash(_("The client's personal data was erased."))
-            return redirect(url_for("clients.list_clients"), code=303)
-        form.password.errors.append(_("Your password is not correct."))
-    status = 422 if request.method == "POST" else 200
-    return render_template(
-        "clients/erase.html", business=_business(), client=client, form=form
-    ), status
+    form = EraseClientForm(staff=g.staff)
+    if not form.validate_on_submit():
+        page = render_template("clients/erase.html", business=_business(), client=client, form=form)
+        return page, form_status(form)
+    rights.erase_client(db.session, client, g.staff, utcnow(), origin())
+    flash(_("The client's personal data was erased."))
+    return redirect(url_for("clients.list_clients"), code=303)

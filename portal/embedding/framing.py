@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.businesses.models import Business
 from portal.embedding.service import allowed_origins
+from portal.web.security import adjust_headers
 from portal.web.tenancy import business_in_url
 
 EMBED_PARAM = "embed"
@@ -22,10 +23,8 @@ EMBED_VALUE = "1"
 
 
 def init_app(app: Flask) -> None:
-    """Hook embedding into the app; call it before Talisman is bound (see below)."""
-    # After-request hooks run in reverse order of registration: registered
-    # before Talisman's, this one runs after it and can rewrite its headers.
-    app.after_request(_apply_embedding)
+    """Hook embedding into the app: framing headers, embed mode, the iframe's cookie."""
+    adjust_headers(app, _apply_embedding)  # runs after Talisman, may rewrite its headers
     app.session_interface = EmbeddableSessionInterface()
     app.jinja_env.globals["url_for"] = _url_for_in_mode
     app.context_processor(_template_context)

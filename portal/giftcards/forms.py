@@ -6,9 +6,20 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, RadioField, SelectChoice, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from portal.giftcards.service import CODE_MAX_LENGTH, normalise_code
 from portal.web.lazy_text import lazy_text as _l
+
+
+class CodeLength:
+    """At most ``CODE_MAX_LENGTH`` letters and digits; spaces and dashes are not counted."""
+
+    message = _l("A gift card code has at most %(num)d letters and digits.", num=CODE_MAX_LENGTH)
+
+    def __call__(self, form, field) -> None:
+        if len(normalise_code(field.data or "")) > CODE_MAX_LENGTH:
+            raise ValidationError(str(self.message))
 
 
 class SwitchForm(FlaskForm):
@@ -17,6 +28,10 @@ class SwitchForm(FlaskForm):
         choices=[SelectChoice("on", _l("On")), SelectChoice("off", _l("Off"))],
         validators=[InputRequired(_l("Choose on or off."))],
     )
+
+    @property
+    def turning_on(self) -> bool:
+        return self.state.data == "on"
 
 
 class IssueForm(FlaskForm):
@@ -36,6 +51,10 @@ class IssueForm(FlaskForm):
     )
     code = StringField(
         _l("Code (leave empty to generate one)"),
-        validators=[Optional(), Length(max=40, message=_l("A code has at most 32 characters."))],
+        validators=[Optional(), CodeLength()],
     )
     note = StringField(_l("Note for staff"), validators=[Length(max=200)])
+
+    @property
+    def value_cents(self) -> int:
+        return int(self.value.data * 100)

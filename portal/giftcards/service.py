@@ -19,16 +19,18 @@ from sqlalchemy.orm import Session
 from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.booking.models import Booking
-from portal.booking.params import MAX_ID
 from portal.businesses.models import Business
+from portal.db import MAX_ID
 from portal.features import GIFT_CARDS, is_on, set_feature
 from portal.giftcards.models import ACTIVE, GiftCard, GiftCardRedemption
-from portal.retention.service import settings_for
+from portal.retention.service import retention_settings
 
 #: No 0/O or 1/I: codes are read out and typed by hand.
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
-CODE_PATTERN = re.compile(r"^[A-Z0-9]{6,32}$")
+#: The most letters and digits a code has; the spaces and dashes people type do not count.
+CODE_MAX_LENGTH = 32
+CODE_PATTERN = re.compile(rf"^[A-Z0-9]{{6,{CODE_MAX_LENGTH}}}$")
 MAX_VALUE_CENTS = 1_000_000
 MAX_YEARS_VALID = 10
 
@@ -59,7 +61,7 @@ def switch_gift_cards(
     session: Session, business: Business, actor, on: bool, now: datetime, origin: Origin
 ) -> bool:
     """Switch gift cards on or off; refused while clean history is on."""
-    if on and settings_for(session, business.id).enabled:
+    if on and retention_settings(session, business.id).enabled:
         raise FeatureConflict(
             _(
                 "Gift cards cannot be switched on while clean history is on: a gift card's "
@@ -101,7 +103,10 @@ def issue_card(
     code = normalise_code(code) or new_code()
     if not CODE_PATTERN.match(code):
         raise GiftCardError(
-            _("A code has 6 to 32 letters and digits (spaces and dashes are fine).")
+            _(
+                "A code has 6 to %(most)d letters and digits (spaces and dashes are fine).",
+                most=CODE_MAX_LENGTH,
+            )
         )
     if _find(session, business.id, code) is not None:
         raise GiftCardError(_("A gift card with this code exists already. Choose another code."))

@@ -6,24 +6,90 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required, staff_required
-from portal.businesses.models import Business
 from portal.clock import utcnow
+from portal.db import writes
 from portal.extensions import db
 from portal.features import GIFT_CARDS, REGISTRY, is_on
 from portal.giftcards import service as giftcards
 from portal.giftcards.forms import IssueForm, SwitchForm
 from portal.staff.guards import pending_step_redirect
+from portal.staff.pages import staff_business
+from portal.web.lazy_text import lazy_text as _l
+from portal.web.messages import saved_message
 
 blueprint = Blueprint("giftcards", __name__, url_prefix="/staff/gift-cards")
 blueprint.before_request(pending_step_redirect)
 
+NO_CARD = _l("There is no such gift card at this business.")
 
-def _business() -> Business:
-    return db.session.get(Business, g.staff.business_id)
+
+@blueprint.get("/")
+@staff_required
+def list_cards():
+    return _render()
+
+
+@blueprint.post("/switch")
+@writes
+@owner_required
+def switch():
+    form = SwitchForm()
+    if not form.validate_on_submit():
+        return _render(switch_form=form, status=422)
+    try:
+        changed = giftcards.switch_gift_cards(
+            db.session, staff_business(), g.staff, form.turning_on, utcnow(), origin()
+        )
+    except giftcards.GiftCardError as refused:
+        return _render(switch_form=form, status=409, error=str(refused))
+    flash(
+        saved_message(
+            changed, _("Gift cards are on.") if form.turning_on else _("Gift cards are off.")
+        )
+    )
+    return redirect(url_for("giftcards.list_cards"), code=303)
+
+
+@blueprint.post("/issue")
+@writes
+@owner_required
+def issue():
+    form = IssueForm()
+    if not form.validate_on_submit():
+        return _render(issue_form=form, status=422)
+    try:
+        card = giftcards.issue_card(
+            db.session,
+            staff_business(),
+            g.staff,
+            form.value_cents,
+            form.expires_on.data,
+            utcnow(),
+            origin(),
+            code=form.code.data or "",
+            note=form.note.data or "",
+        )
+    except giftcards.GiftCardError as refused:
+        return _render(issue_form=form, status=409, error=str(refused))
+    flash(_("Gift card %(code)s issued.", code=giftcards.display_code(card.code)))
+    return redirect(url_for("giftcards.show_card", card_id=card.id), code=303)
+
+
+@blueprint.get("/<int:card_id>")
+@staff_required
+def show_card(card_id: int):
+    card = giftcards.find_card(db.session, g.staff.business_id, card_id) or abort(404, NO_CARD)
+    return render_template(
+        "giftcards/card.html",
+        business=staff_business(),
+        card=card,
+        display_code=giftcards.display_code,
+    )
 
 
 def _render(*, switch_form=None, issue_form=None, status=200, error=None):
-    business = _business()
+    """The gift card list, with the forms as submitted and a refusal (409) if there was one."""
+    business = staff_business()
     enabled = is_on(db.session, business.id, GIFT_CARDS)
     return render_template(
         "giftcards/list.html",
@@ -36,72 +102,3 @@ def _render(*, switch_form=None, issue_form=None, status=200, error=None):
         issue_form=issue_form or IssueForm(formdata=None),
         error=error,
     ), status
-
-
-@blueprint.get("/")
-@staff_required
-def list_cards():
-    return _render()
-
-
-@blueprint.post("/switch")
-@owner_required
-def switch():
-    form = SwitchForm()
-    if not form.validate_on_submit():
-        return _render(switch_form=form, status=422)
-    try:
-        changed = giftcards.switch_gift_cards(
-            db.session, _business(), g.staff, form.state.data == "on", utcnow(), origin()
-        )
-    except giftcards.GiftCardError as refused:
-        db.session.rollback()
-        return _render(switch_form=form, status=409, error=str(refused))
-    db.commit()
-    if not changed:
-        flash(_("Nothing changed."))
-    elif form.state.data == "on":
-        flash(_("Gift cards are on."))
-    else:
-        flash(_("Gift cards are off."))
-    return redirect(url_for("giftcards.list_cards"), code=303)
-
-
-@blueprint.post("/issue")
-@owner_required
-def issue():
-    form = IssueForm()
-    if not form.validate_on_submit():
-        return _render(issue_form=form, status=422)
-    try:
-        card = giftcards.issue_card(
-            db.session,
-            _business(),
-            g.staff,
-            int(form.value.data * 100),
-            form.expires_on.data,
-            utcnow(),
-            origin(),
-            code=form.code.data or "",
-            note=form.note.data or "",
-        )
-    except giftcards.GiftCardError as refused:
-        db.session.rollback()
-        return _render(issue_form=form, status=409, error=str(refused))
-    db.commit()
-    flash(_("Gift card %(code)s issued.", code=giftcards.display_code(card.code)))
-    return redirect(url_for("giftcards.show_card", card_id=card.id), code=303)
-
-
-@blueprint.get("/<int:card_id>")
-@staff_required
-def show_card(card_id: int):
-    card = giftcards.find_card(db.session, g.staff.business_id, card_id)
-    if card is None:
-        abort(404, description=_("There is no such gift card at this business."))
-    return render_template(
-        "giftcards/card.html",
-        business=_business(),
-        card=card,
-        display_code=giftcards.display_code,
-    )

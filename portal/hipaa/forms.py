@@ -25,6 +25,15 @@ class HipaaSwitchForm(FlaskForm):
         ],
     )
 
+    @property
+    def enabling(self) -> bool:
+        return self.enable.data == "on"
+
+    @property
+    def digits(self) -> str:
+        """The code as typed, without the space people put in the middle."""
+        return self.code.data.replace(" ", "")
+
 
 class ComplianceForm(FlaskForm):
     support_access = BooleanField(_l("Let platform support open this account to help"))
@@ -35,3 +44,9 @@ class ComplianceForm(FlaskForm):
             NumberRange(365, 36500, _l("Keep audit events between 365 and 36500 days.")),
         ],
     )
+
+    def values(self) -> dict:
+        return {
+            "support_access": self.support_access.data,
+            "audit_retention_days": self.audit_retention_days.data,
+        }

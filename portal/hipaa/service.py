@@ -140,6 +140,16 @@ def save_compliance(
     return changes
 
 
+def support_refusal(settings: ComplianceSettings, *, barred: bool) -> str | None:
+    """Why platform support may not open a page (``barred``: the staff member's own
+    sign-in settings) at a business with ``settings``, or None if it may."""
+    if settings.hipaa_mode:
+        return "HIPAA mode"
+    if not settings.support_access:
+        return "support access is off"
+    return "the staff member's own sign-in settings" if barred else None
+
+
 def record_client_view(session: Session, actor, client, now: datetime, origin: Origin) -> None:
     """In HIPAA mode, every view of a client's details is an audit event."""
     if hipaa_on(session, client.business_id):

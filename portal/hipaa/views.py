@@ -9,6 +9,7 @@ from portal.accounts.current import origin, owner_required, secret_box
 from portal.accounts.service import AccountError
 from portal.businesses.models import Business
 from portal.clock import utcnow
+from portal.db import writes
 from portal.extensions import db
 from portal.hipaa import service
 from portal.hipaa.forms import ComplianceForm, HipaaSwitchForm
@@ -41,48 +42,41 @@ def checklist():
 
 
 @blueprint.post("/switch")
+@writes
 @owner_required
 def switch():
     form = HipaaSwitchForm()
     if not form.validate_on_submit():
         return _render(switch_form=form, status=422)
-    enable = form.enable.data == "on"
     try:
         service.set_hipaa_mode(
             db.session,
             g.staff,
-            enable,
+            form.enabling,
             form.password.data,
-            form.code.data.replace(" ", ""),
+            form.digits,
             utcnow(),
             secret_box(),
             origin(),
         )
     except AccountError as error:
-        db.commit()  # keep the record of the used code step
         form.code.errors.append(str(error))
         return _render(switch_form=form, status=403)
-    db.commit()
-    flash(_("HIPAA mode is on.") if enable else _("HIPAA mode is off."))
+    flash(_("HIPAA mode is on.") if form.enabling else _("HIPAA mode is off."))
     return redirect(url_for("hipaa.checklist"), code=303)
 
 
 @blueprint.post("/settings")
+@writes
 @owner_required
 def save_settings():
     form = ComplianceForm()
     if not form.validate_on_submit():
         return _render(settings_form=form, status=422)
-    values = {
-        "support_access": form.support_access.data,
-        "audit_retention_days": form.audit_retention_days.data,
-    }
     try:
-        changes = service.save_compliance(db.session, g.staff, values, utcnow(), origin())
+        changes = service.save_compliance(db.session, g.staff, form.values(), utcnow(), origin())
     except AccountError as error:
-        db.session.rollback()
         form.support_access.errors.append(str(error))
         return _render(settings_form=form, status=403)
-    db.commit()
     flash(_("Saved %(num)d change(s).", num=len(changes)) if changes else _("Nothing changed."))
     return redirect(url_for("hipaa.checklist"), code=303)

@@ -12,9 +12,12 @@ from wtforms.validators import Length, ValidationError
 
 from portal.policies.models import CANCEL_ANY_TIME, CANCEL_NEVER, CANCEL_UNTIL
 from portal.policies.service import (
+    CHOOSE_MODE,
     MAX_NOTICE_MINUTES,
     MAX_SUMMARY,
     MAX_TEXT,
+    SUMMARY_MISSING,
+    TERMS_MISSING,
     UNITS,
     PolicyDraft,
     split_notice,
@@ -43,7 +46,7 @@ def _mode(label, not_online) -> RadioField:
             SelectChoice(CANCEL_UNTIL, _l("Until a set time before the appointment")),
         ],
         default=CANCEL_UNTIL,
-        invalid_choice_message=_l("Choose one of the three options."),
+        invalid_choice_message=CHOOSE_MODE,
     )
 
 
@@ -60,14 +63,16 @@ class TermsForm(FlaskForm):
     terms_enabled = BooleanField(_l("Clients must accept these terms to book"))
     body = _text(_l("Terms and conditions"))
 
+    @classmethod
+    def for_terms(cls, business, terms) -> TermsForm:
+        """The form filled in with the switch and the current text."""
+        return cls(
+            data={"terms_enabled": business.terms_enabled, "body": terms.body if terms else ""}
+        )
+
     def validate_body(self, field) -> None:
         if self.terms_enabled.data and not (field.data or "").strip():
-            raise ValidationError(
-                _(
-                    "Write the terms before switching them on: clients must be able to read "
-                    "what they accept."
-                )
-            )
+            raise ValidationError(str(TERMS_MISSING))
 
 
 class PolicyForm(FlaskForm):
@@ -117,12 +122,7 @@ class PolicyForm(FlaskForm):
 
     def validate_summary(self, field) -> None:
         if self.policy_enabled.data and not (field.data or "").strip():
-            raise ValidationError(
-                _(
-                    "Write a one- or two-sentence summary: clients see it above the confirm "
-                    "button before they agree."
-                )
-            )
+            raise ValidationError(str(SUMMARY_MISSING))
 
     def validate_cancel_notice(self, field) -> None:
         self.cancel_minutes = self._notice(

@@ -20,6 +20,8 @@ from portal.policies.models import (
     TermsVersion,
 )
 from portal.policies.rich_text import clean_html
+from portal.web.lazy_text import lazy_text as _l
+from portal.web.messages import saved, saved_message
 
 MODES = (CANCEL_NEVER, CANCEL_ANY_TIME, CANCEL_UNTIL)
 MINUTE, HOUR, DAY = 1, 60, 24 * 60
@@ -30,6 +32,15 @@ MAX_SUMMARY = 500
 MAX_TEXT = 20_000
 TERMS_AREA = "terms"
 POLICY_AREA = "cancellation_policy"
+#: Said by the form and, for a text the sanitiser empties, by ``save_terms``.
+TERMS_MISSING = _l(
+    "Write the terms before switching them on: clients must be able to read what they accept."
+)
+SUMMARY_MISSING = _l(
+    "Write a one- or two-sentence summary: clients see it above the confirm button before "
+    "they agree."
+)
+CHOOSE_MODE = _l("Choose one of the three options.")
 
 
 def current_terms(session: Session, business: Business) -> TermsVersion | None:
@@ -148,6 +159,11 @@ def reschedule_rule(policy: CancellationPolicyVersion) -> str:
     )
 
 
+def rules_of(policy: CancellationPolicyVersion | None) -> list[str]:
+    """The policy's rules as sentences for clients (cancelling, then moving); none without one."""
+    return [cancel_rule(policy), reschedule_rule(policy)] if policy is not None else []
+
+
 # -- the owner's settings --------------------------------------------------------------
 
 
@@ -224,7 +240,7 @@ def save_terms(
     """
     html = clean_html(body)
     if enabled and not html:
-        raise PolicyError("body", _("Write the terms before switching them on."))
+        raise PolicyError("body", str(TERMS_MISSING))
     current = current_terms(session, business)
     changes = apply_changes(business, {"terms_enabled": enabled}, ["terms_enabled"])
     # An emptied text is not a version: the last one stays for the bookings that name it.
@@ -276,7 +292,7 @@ def save_policy(
 
 def _check(draft: PolicyDraft, enabled: bool) -> None:
     if enabled and not draft.summary:
-        raise PolicyError("summary", _("Write a short summary before switching the policy on."))
+        raise PolicyError("summary", str(SUMMARY_MISSING))
     if len(draft.summary) > MAX_SUMMARY:
         raise PolicyError(
             "summary",
@@ -286,6 +302,49 @@ def _check(draft: PolicyDraft, enabled: bool) -> None:
         mode = getattr(draft, f"{prefix}_mode")
         notice = getattr(draft, f"{prefix}_notice_minutes")
         if mode not in MODES:
-            raise PolicyError(f"{prefix}_mode", _("Choose one of the options."))
+            raise PolicyError(f"{prefix}_mode", str(CHOOSE_MODE))
         if mode == CANCEL_UNTIL and not 1 <= notice <= MAX_NOTICE_MINUTES:
             raise PolicyError(f"{prefix}_notice", _("The notice must be 1 minute to 365 days."))
+
+
+def terms_saved_message(changes: dict[str, list]) -> str:
+    """What the owner reads after saving the terms: the new version, the switch."""
+    version, switched_on = _new(changes, "terms_version"), _new(changes, "terms_enabled")
+    return _described(
+        changes,
+        terms_version=_(
+            "Published version %(version)s of the terms and conditions: new bookings "
+            "accept it, earlier bookings keep the version their clients accepted.",
+            version=version,
+        ),
+        terms_enabled=_("Clients must now accept the terms and conditions to book.")
+        if switched_on
+        else _("Switched off: clients now book without accepting the terms and conditions."),
+    )
+
+
+def policy_saved_message(changes: dict[str, list]) -> str:
+    """What the owner reads after saving the cancellation policy: the new version, the switch."""
+    version = _new(changes, "policy_version")
+    switched_on = _new(changes, "cancellation_policy_enabled")
+    return _described(
+        changes,
+        policy_version=_(
+            "Published version %(version)s of the cancellation policy: new bookings "
+            "accept it, earlier bookings keep the version their clients accepted.",
+            version=version,
+        ),
+        cancellation_policy_enabled=_("Clients must now accept the cancellation policy to book.")
+        if switched_on
+        else _("Switched off: clients now book without accepting the cancellation policy."),
+    )
+
+
+def _new(changes: dict[str, list], name: str):
+    return changes[name][1] if name in changes else None
+
+
+def _described(changes: dict[str, list], **sentences: str) -> str:
+    """The sentences of the settings that changed, in order; "Nothing changed." if none did."""
+    said = " ".join(sentence for name, sentence in sentences.items() if name in changes)
+    return saved_message(changes, said or saved())

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 
 from portal.extensions import db
 from portal.policies.rich_text import rich_text
-from portal.policies.service import cancel_rule, current_policy, current_terms, reschedule_rule
+from portal.policies.service import current_policy, current_terms, rules_of
 from portal.web.tenancy import bind_business, current_business
 
 blueprint = Blueprint("policies", __name__, url_prefix="/b/<slug>")
@@ -42,5 +42,5 @@ def cancellation_policy():
         "policies/cancellation_policy.html",
         business=business,
         policy=version,
-        rules=[cancel_rule(version), reschedule_rule(version)],
+        rules=rules_of(version),
     )

@@ -14,10 +14,13 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.audit import service as audit
+from portal.audit.service import Origin
 from portal.booking.models import Booking, BookingConsent
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
 from portal.clients.models import Client
+from portal.csv_safety import cell
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
 
 BATCH_SIZE = 5_000
@@ -46,28 +49,29 @@ COLUMNS = (
     "consent_ip_address",
 )
 
-_SAFE_AFTER_SIGN = set("0123456789 ()./-+")
-
-
-def cell(value) -> str:
-    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    if text and (
-        text[0] in "=@\t\r" or (text[0] in "+-" and not set(text[1:]) <= _SAFE_AFTER_SIGN)
-    ):
-        return "'" + text
-    return text
-
 
 def local_range(business: Business, first: date | None, last: date | None):
     """UTC bounds of whole local days ``first``..``last`` (either may be open)."""
     start = datetime.combine(first, time(), tzinfo=business.tz) if first else None
     end = datetime.combine(last + timedelta(days=1), time(), tzinfo=business.tz) if last else None
     return start, end
+
+
+def record_export(
+    session: Session, actor, first: date | None, last: date | None, now: datetime, origin: Origin
+) -> None:
+    """Note that ``actor`` downloaded the bookings of ``first``..``last`` (open when None)."""
+    audit.record(
+        session,
+        audit.DATA_EXPORTED,
+        now,
+        business_id=actor.business_id,
+        actor=actor,
+        origin=origin,
+        what="bookings",
+        first=first.isoformat() if first else None,
+        last=last.isoformat() if last else None,
+    )
 
 
 def _where(business_id: int, start: datetime | None, end: datetime | None) -> list:

@@ -49,6 +49,22 @@ class CleanHistoryForm(FlaskForm):
         if problem:
             raise ValidationError(problem)
 
+    @classmethod
+    def showing(cls, settings) -> CleanHistoryForm:
+        """The form as the page first shows it: the business's current setting."""
+        return cls(
+            formdata=None,
+            enabled="on" if settings.enabled else "off",
+            period_amount=settings.period_amount,
+            period_unit=settings.period_unit,
+            delete_orphan_clients=settings.delete_orphan_clients,
+        )
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        """Put what the confirmation lacked (password, typed name) under its fields."""
+        for name, message in problems.items():
+            self[name].errors = [message]
+
     def values(self) -> dict:
         return {
             "enabled": self.enabled.data == "on",
@@ -70,9 +86,3 @@ class ExportForm(FlaskForm):
     def validate_last(self, field) -> None:
         if field.data and self.first.data and field.data < self.first.data:
             raise ValidationError(_("The end of the range is before its start."))
-
-
-class EraseClientForm(FlaskForm):
-    password = PasswordField(
-        _l("Your password"), validators=[InputRequired(_l("Enter your password to confirm."))]
-    )

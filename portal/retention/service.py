@@ -23,6 +23,7 @@ from portal.audit import service as audit
 from portal.audit.service import SYSTEM, Origin
 from portal.booking.models import Booking, BookingConsent, BookingEvent
 from portal.businesses.models import Business
+from portal.clients.forms import WRONG_PASSWORD
 from portal.clients.models import Client
 from portal.features import GIFT_CARDS, MEMBERSHIPS, PACKAGES, history_features_on
 from portal.giftcards.models import ACTIVE, GiftCard, GiftCardRedemption
@@ -73,7 +74,7 @@ class NotEnabled(RetentionError):
     """Clean history is off at the business."""
 
 
-def settings_for(session: Session, business_id: int) -> RetentionSettings:
+def retention_settings(session: Session, business_id: int) -> RetentionSettings:
     """The business's setting (off until the owner changes it)."""
     settings = session.get(RetentionSettings, business_id)
     if settings is None:
@@ -194,7 +195,7 @@ def save_settings(
     problem = period_problem(values.get("period_amount"), values.get("period_unit"))
     if problem:
         raise RetentionError(problem)
-    current = settings_for(session, business.id)
+    current = retention_settings(session, business.id)
     turning_on = values["enabled"] and not current.enabled
     shorter = (
         values["enabled"]
@@ -209,7 +210,7 @@ def save_settings(
     if turning_on or shorter:
         problems = {}
         if not verify_password(actor.password_hash, password or ""):
-            problems["password"] = _("Your password is not correct.")
+            problems["password"] = str(WRONG_PASSWORD)
         if (typed_slug or "").strip() != business.slug:
             problems["confirm_slug"] = _("Type %(slug)s exactly to confirm.", slug=business.slug)
         if problems:
@@ -252,7 +253,7 @@ class PurgeResult:
 
 
 def purgeable_total(session: Session, business: Business, now: datetime) -> int:
-    settings = settings_for(session, business.id)
+    settings = retention_settings(session, business.id)
     if not settings.enabled:
         return 0
     return count_purgeable(
@@ -285,7 +286,7 @@ def purge_business(
     """
     with new_session() as session, session.begin():
         business = session.get(Business, business_id)
-        settings = settings_for(session, business_id)
+        settings = retention_settings(session, business_id)
         if not settings.enabled:
             raise NotEnabled(f"Clean history is off at {business.slug}.")
         blockers = history_blockers(session, business, now)

@@ -17,9 +17,9 @@ from flask import (
 from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required
-from portal.audit import service as audit
 from portal.businesses.models import Business
 from portal.clock import utcnow
+from portal.db import writes
 from portal.extensions import db
 from portal.retention import export
 from portal.retention import service as retention
@@ -37,11 +37,10 @@ def _business() -> Business:
 def _render(form, *, status=200, error=None, would_delete=None):
     business = _business()
     now = utcnow()
-    settings = retention.settings_for(db.session, business.id)
     return render_template(
         "retention/data.html",
         business=business,
-        settings=settings,
+        settings=retention.retention_settings(db.session, business.id),
         form=form,
         export_form=ExportForm(request.args),
         blockers=retention.history_blockers(db.session, business, now),
@@ -51,21 +50,23 @@ def _render(form, *, status=200, error=None, would_delete=None):
     ), status
 
 
+def _refused(form, refused: retention.RetentionError):
+    """A missing confirmation is the form's to show (422); any other refusal the page's (409)."""
+    if isinstance(refused, retention.ConfirmationNeeded):
+        form.show_problems(refused.problems)
+        return _render(form, status=422, would_delete=refused.would_delete)
+    return _render(form, status=409, error=str(refused))
+
+
 @blueprint.get("/data")
 @owner_required
 def data_page():
-    settings = retention.settings_for(db.session, g.staff.business_id)
-    form = CleanHistoryForm(
-        formdata=None,
-        enabled="on" if settings.enabled else "off",
-        period_amount=settings.period_amount,
-        period_unit=settings.period_unit,
-        delete_orphan_clients=settings.delete_orphan_clients,
-    )
-    return _render(form)
+    settings = retention.retention_settings(db.session, g.staff.business_id)
+    return _render(CleanHistoryForm.showing(settings))
 
 
 @blueprint.post("/data")
+@writes
 @owner_required
 def save_clean_history():
     form = CleanHistoryForm()
@@ -82,15 +83,8 @@ def save_clean_history():
             password=form.password.data,
             typed_slug=form.confirm_slug.data,
         )
-    except retention.ConfirmationNeeded as needed:
-        db.session.rollback()
-        for name, message in needed.problems.items():
-            form[name].errors = [message]
-        return _render(form, status=422, would_delete=needed.would_delete)
     except retention.RetentionError as refused:
-        db.session.rollback()
-        return _render(form, status=409, error=str(refused))
-    db.commit()
+        return _refused(form, refused)
     flash(_("Clean history settings saved.") if changes else _("Nothing changed."))
     return redirect(url_for("retention.data_page"), code=303)
 
@@ -101,25 +95,12 @@ def export_csv():
     form = ExportForm(request.args)
     if not form.validate():
         abort(400, description=next(iter(form.errors.values()))[0])
-    business = _business()
-    start, end = export.local_range(business, form.first.data, form.last.data)
-    # A GET holds no write lock: the audit event goes in its own short transaction.
-    with db.writer() as writer, writer.begin():
-        audit.record(
-            writer,
-            audit.DATA_EXPORTED,
-            utcnow(),
-            business_id=business.id,
-            actor=g.staff,
-            origin=origin(),
-            what="bookings",
-            first=form.first.data.isoformat() if form.first.data else None,
-            last=form.last.data.isoformat() if form.last.data else None,
-        )
-    rows = export.booking_rows(db.reader, business, start, end)
-    filename = f"{business.slug}-bookings.csv"
+    business, first, last = _business(), form.first.data, form.last.data
+    staff, now, where = g.staff, utcnow(), origin()
+    db.record(lambda session: export.record_export(session, staff, first, last, now, where))
+    rows = export.booking_rows(db.reader, business, *export.local_range(business, first, last))
     return Response(
         stream_with_context(export.csv_chunks(rows)),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": f'attachment; filename="{business.slug}-bookings.csv"'},
     )

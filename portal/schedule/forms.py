@@ -17,20 +17,22 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.booking.availability import BookingWindow, Slot
 from portal.booking.forms import PHONE_PATTERN
 from portal.booking.params import ANY_PROVIDER
+from portal.booking.service import ClientDetails
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
-from portal.clients.forms import ClientRulesFields
+from portal.clients.forms import REASON_MAX, REASON_TOO_LONG, ClientRulesFields
+from portal.schedule.service import BOOKING_RULES
 from portal.web.formatting import iso_utc, local_time, short_date
-from portal.web.forms import strip_blanks
+from portal.web.forms import email_validators, name_validators, strip_blanks
 from portal.web.lazy_text import lazy_text as _l
 
-REASON_MAX = 500
-REASON_TOO_LONG = _l("The reason may have at most %(num)d characters.", num=REASON_MAX)
+#: The chosen time was free when the page was shown but is not now.
+TIME_TAKEN = _l("That time was taken a moment ago. Please pick another.")
 
 
 class ActionForm(FlaskForm):
@@ -137,19 +139,14 @@ class StaffBookingForm(FlaskForm):
     name = StringField(
         _l("Client's name"),
         filters=[strip_blanks],
-        validators=[
-            DataRequired(_l("Please enter the client's name.")),
-            Length(max=200, message=_l("The name may have at most 200 characters.")),
-        ],
+        validators=name_validators(_l("Please enter the client's name.")),
     )
     email = EmailField(
         _l("Client's e-mail"),
         filters=[strip_blanks],
-        validators=[
-            DataRequired(_l("Please enter the client's e-mail address for the confirmation.")),
-            Length(max=254, message=_l("That e-mail address is too long.")),
-            Email(_l("Please enter a valid e-mail address, like name@example.com.")),
-        ],
+        validators=email_validators(
+            _l("Please enter the client's e-mail address for the confirmation.")
+        ),
     )
     phone = TelField(_l("Client's phone (optional)"), filters=[strip_blanks])
 
@@ -163,6 +160,10 @@ class StaffBookingForm(FlaskForm):
     @property
     def chosen_start(self) -> datetime:
         return self.slots[self.start.data].start
+
+    @property
+    def details(self) -> ClientDetails:
+        return ClientDetails(self.name.data, self.email.data, self.phone.data)
 
     def validate_start(self, field) -> None:
         if not field.data:
@@ -190,3 +191,7 @@ class BookingRulesForm(ClientRulesFields, FlaskForm):
     approve_bookings = BooleanField(
         _l("Approve bookings: a client's new booking waits as a request until staff approve it")
     )
+
+    def values(self) -> dict:
+        """The rules as ``schedule.save_booking_rules`` takes them."""
+        return {name: getattr(self, name).data for name in BOOKING_RULES}

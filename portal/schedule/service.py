@@ -29,10 +29,11 @@ from portal.booking.models import (
     Booking,
     BookingEvent,
 )
-from portal.booking.params import MAX_ID
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
+from portal.catalog.service import all_providers
 from portal.clients.service import CLIENT_RULES, note_client_event
+from portal.db import MAX_ID
 from portal.policies.service import current_policy
 
 DAY = "day"
@@ -42,6 +43,10 @@ VIEWS = (DAY, WEEK)
 CHART_WEEKS = 12
 #: Owner settings on the Booking rules page.
 BOOKING_RULES = ("approve_bookings", *CLIENT_RULES)
+
+
+#: What ``book_for_client`` raises when the chosen time cannot be had after all.
+TIME_GONE = (booking_service.SlotTaken, booking_service.SlotUnavailable)
 
 
 class ScheduleError(Exception):
@@ -100,28 +105,6 @@ def find_provider(session: Session, business_id: int, provider_id: int) -> Provi
     return session.scalars(
         select(Provider).where(Provider.id == provider_id, Provider.business_id == business_id)
     ).first()
-
-
-def providers_of(session: Session, business_id: int) -> list[Provider]:
-    """All providers of the business, active first, by name."""
-    return list(
-        session.scalars(
-            select(Provider)
-            .where(Provider.business_id == business_id)
-            .order_by(Provider.active.desc(), Provider.name, Provider.id)
-        )
-    )
-
-
-def services_of(session: Session, business_id: int) -> list[Service]:
-    """The services clients can book, in the order the business lists them."""
-    return list(
-        session.scalars(
-            select(Service)
-            .where(Service.business_id == business_id, Service.active)
-            .order_by(Service.position, Service.name)
-        )
-    )
 
 
 def booking_events(session: Session, booking: Booking) -> list[BookingEvent]:
@@ -312,7 +295,7 @@ def calendar(
     else:
         # Inactive providers appear only while they still have bookings to show.
         booked = {booking.provider_id for booking in rows}
-        providers = [p for p in providers_of(session, business.id) if p.active or p.id in booked]
+        providers = [p for p in all_providers(session, business.id) if p.active or p.id in booked]
     return Calendar(
         view=view, day=first if view == WEEK else day, days=days, providers=providers, cells=cells
     )
@@ -428,20 +411,23 @@ def book_for_client(
     The business's current cancellation policy governs the booking, so the
     client may cancel online under the same rules as everyone else; no
     consent is recorded because the client accepted nothing themselves.
-    Raises what ``booking.service.book`` raises.
+    The provider's time is claimed by ``booking.service.book``, as for a
+    client. All or nothing: when the time is gone (``TIME_GONE``) no trace
+    is left, not even a new client row.
     """
-    booking, token = booking_service.book(
-        session,
-        business,
-        service,
-        provider,
-        start,
-        details,
-        booking_service.Consents(terms=None, policy=None, ip_address=""),
-        now,
-        created_by="staff",
-        status=CONFIRMED,
-    )
+    with session.begin_nested():
+        booking, token = booking_service.book(
+            session,
+            business,
+            service,
+            provider,
+            start,
+            details,
+            booking_service.Consents(terms=None, policy=None, ip_address=""),
+            now,
+            created_by="staff",
+            status=CONFIRMED,
+        )
     if business.cancellation_policy_enabled:
         booking.policy_version = current_policy(session, business)
     _record(

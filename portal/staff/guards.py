@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import redirect, request, url_for
+from flask import Flask, redirect, request, url_for
 
 from portal.accounts.current import current_staff
+from portal.accounts.hooks import account_hooks
 from portal.extensions import db
 from portal.hipaa.service import must_enrol_2fa
 
@@ -26,3 +27,8 @@ def pending_step_redirect():
     if must_enrol and request.endpoint != "staff_auth.enrol_2fa":
         return redirect(url_for("staff_auth.enrol_2fa"))
     return None
+
+
+def init_app(app: Flask) -> None:
+    """The staff account pages (``staff_auth``) ask accounts for pending steps: these."""
+    account_hooks(app).pending_steps.append(pending_step_redirect)

@@ -2,203 +2,162 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import force_locale
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from portal.accounts import service as accounts
-from portal.accounts import tokens
 from portal.accounts.current import origin, owner_required, staff_required
-from portal.accounts.forms import ConfirmWithPasswordForm, InviteForm, SecuritySettingsForm
-from portal.accounts.models import CLIENT_KIND, INVITE, ClientAccount, StaffUser
-from portal.accounts.notifications import absolute_url, send_account_mail
+from portal.accounts.forms import ConfirmWithPasswordForm, InviteForm
+from portal.accounts.models import CLIENT_KIND, STAFF_KIND, ClientAccount, StaffUser
 from portal.audit import service as audit
-from portal.audit.views import parse_filter as parse_audit_filter
-from portal.businesses.models import Business
+from portal.audit.filters import parse_filter as parse_audit_filter
 from portal.clock import utcnow
+from portal.db import writes
 from portal.extensions import db
 from portal.hipaa.service import hipaa_on
-from portal.schedule.views import render_dashboard
+from portal.schedule import service as schedule
+from portal.schedule.chart import weekly_chart
+from portal.schedule.forms import DeclineForm
+from portal.staff import mailing
+from portal.staff import service as team_service
+from portal.staff.forms import StaffSecurityForm
 from portal.staff.guards import pending_step_redirect
+from portal.staff.pages import (
+    form_page,
+    owned_or_404,
+    refusals_flashed,
+    refusals_shown_on,
+    require_button,
+    staff_business,
+)
 from portal.web.forms import EmptyForm
+from portal.web.lazy_text import lazy_text as _l
+from portal.web.messages import saved_message
 
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
+blueprint.before_request(pending_step_redirect)
 
-
-@blueprint.before_request
-def _require_pending_steps():
-    return pending_step_redirect()
-
-
-def hipaa_allows(form, business_id: int) -> bool:
-    """In HIPAA mode the idle timeout may not exceed 15 minutes."""
-    if hipaa_on(db.session, business_id) and form.idle_timeout_minutes.data > 15:
-        form.idle_timeout_minutes.errors.append(
-            _("HIPAA mode is on: staff must be signed out after at most 15 idle minutes.")
-        )
-        return False
-    return True
-
-
-def _business() -> Business:
-    return db.session.get(Business, g.staff.business_id)
+NO_ACCOUNT = _l("There is no such account at this business.")
+NO_STAFF_MEMBER = _l("There is no such staff member at this business.")
+#: The accounts an owner may unlock, by the kind named in the URL.
+LOCKABLE = {CLIENT_KIND: ClientAccount, STAFF_KIND: StaffUser}
 
 
 @blueprint.get("/")
 @staff_required
 def dashboard():
-    return render_dashboard()
+    business = staff_business()
+    board = schedule.dashboard(db.session, business, utcnow())
+    return render_template(
+        "schedule/dashboard.html",
+        business=business,
+        user=g.staff,
+        board=board,
+        chart=weekly_chart(board.weeks),
+        form=DeclineForm(),
+    )
 
 
 @blueprint.route("/security", methods=["GET", "POST"])
+@writes
 @owner_required
 def security():
-    business = _business()
+    business = staff_business()
     settings = accounts.security_settings(db.session, business.id)
-    form = SecuritySettingsForm(obj=settings)
-    if form.validate_on_submit() and hipaa_allows(form, business.id):
-        values = {field: getattr(form, field).data for field in settings.EDITABLE}
-        changes = accounts.save_security_settings(db.session, g.staff, values, utcnow(), origin())
-        db.commit()
-        flash(_("Saved %(num)d change(s).", num=len(changes)) if changes else _("Nothing changed."))
+    form = StaffSecurityForm(obj=settings, hipaa=hipaa_on(db.session, business.id))
+    if form.validate_on_submit():
+        changes = accounts.save_security_settings(
+            db.session, g.staff, form.values(), utcnow(), origin()
+        )
+        flash(saved_message(changes))
         return redirect(url_for("staff.security"))
-    status = 422 if request.method == "POST" else 200
-    return render_template(
+    return form_page(
         "staff/security.html",
         business=business,
         form=form,
         locked=accounts.locked_accounts(db.session, business.id, utcnow()),
         unlock_form=EmptyForm(),
-    ), status
+    )
 
 
 @blueprint.post("/security/unlock/<kind>/<int:account_id>")
+@writes
 @owner_required
 def unlock(kind: str, account_id: int):
-    model = ClientAccount if kind == CLIENT_KIND else StaffUser if kind == "staff" else None
-    account = db.session.get(model, account_id) if model else None
-    if account is None or account.business_id != g.staff.business_id:
-        abort(404, description=_("There is no such account at this business."))
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    if kind not in LOCKABLE:
+        abort(404, description=NO_ACCOUNT)
+    account = owned_or_404(LOCKABLE[kind], account_id, NO_ACCOUNT)
+    require_button()
     accounts.unlock_account(db.session, g.staff, account, utcnow(), origin())
-    db.commit()
     flash(_("%(email)s is unlocked.", email=account.email))
     return redirect(url_for("staff.security"))
 
 
 @blueprint.route("/team", methods=["GET", "POST"])
+@writes
 @owner_required
 def team():
-    business = _business()
+    business = staff_business()
     form = InviteForm()
     if form.validate_on_submit():
-        now = utcnow()
-        try:
-            user = accounts.create_staff_user(
+        with refusals_shown_on(form, accounts.AccountError, field="email"):
+            user, token = team_service.invite(
                 db.session,
                 business,
+                g.staff,
                 email=form.email.data,
-                password=None,
-                role=form.role.data,
                 name=form.name.data,
-            )
-        except accounts.AccountError as error:
-            form.email.errors.append(str(error))
-        else:
-            token = tokens.issue(db.session, user, INVITE, now, tokens.INVITE_LIFETIME)
-            audit.record(
-                db.session,
-                audit.STAFF_INVITED,
-                now,
-                business_id=business.id,
-                actor=g.staff,
+                role=form.role.data,
+                now=utcnow(),
                 origin=origin(),
-                invited=user.email,
-                role=user.role,
             )
-            # The new member chose no language yet: the business's own.
-            with force_locale(business.locale):
-                send_account_mail(
-                    user,
-                    _("You are invited to %(business)s", business=business.name),
-                    "accounts/email/invite.txt",
-                    business=business,
-                    url=absolute_url(url_for("staff_auth.accept_invite", token=token)),
-                    days=tokens.INVITE_LIFETIME.days,
-                )
-            db.commit()
+            mailing.send_invitation(business, user, token)
             flash(_("Invitation sent to %(email)s.", email=user.email))
             return redirect(url_for("staff.team"))
-    members = db.session.scalars(
-        select(StaffUser).where(StaffUser.business_id == business.id).order_by(StaffUser.email)
-    ).all()
-    status = 422 if request.method == "POST" else 200
-    return render_template(
+    return form_page(
         "staff/team.html",
         business=business,
         form=form,
-        members=members,
+        members=team_service.team_of(db.session, business.id),
         confirm_form=ConfirmWithPasswordForm(),
-    ), status
+    )
 
 
 @blueprint.post("/team/<int:user_id>/reset-2fa")
+@writes
 @owner_required
 def reset_2fa(user_id: int):
-    user = db.session.get(StaffUser, user_id)
-    if user is None or user.business_id != g.staff.business_id:
-        abort(404, description=_("There is no such staff member at this business."))
+    user = owned_or_404(StaffUser, user_id, NO_STAFF_MEMBER)
     form = ConfirmWithPasswordForm()
     if not form.validate_on_submit():
         flash(_("Enter your password to confirm the reset."))
-        return redirect(url_for("staff.team")), 303
-    try:
-        accounts.reset_2fa(db.session, g.staff, user, form.password.data, utcnow(), origin())
-    except accounts.AccountError as error:
-        db.session.rollback()
-        flash(str(error))
-        return redirect(url_for("staff.team")), 303
-    business = _business()
-    # Sent by the owner to someone else: in the business's language, not the owner's choice.
-    with force_locale(business.locale):
-        send_account_mail(
-            user,
-            _("Your two-factor sign-in was reset"),
-            "accounts/email/2fa_reset.txt",
-            business=business,
-        )
-    db.commit()
-    flash(
-        _(
-            "Two-factor sign-in of %(email)s is reset; their sessions are signed out.",
-            email=user.email,
-        )
-    )
+    else:
+        with refusals_flashed(accounts.AccountError):
+            accounts.reset_2fa(db.session, g.staff, user, form.password.data, utcnow(), origin())
+            mailing.send_2fa_reset(staff_business(), user)
+            flash(
+                _(
+                    "Two-factor sign-in of %(email)s is reset; their sessions are signed out.",
+                    email=user.email,
+                )
+            )
     return redirect(url_for("staff.team")), 303
 
 
 @blueprint.get("/audit")
 @owner_required
 def audit_log():
-    business = _business()
+    business = staff_business()
     chosen = parse_audit_filter()
-    events = audit.events_for(db.session, business.id, **chosen.query_args(business))
-    labels = db.session.scalars(
-        select(StaffUser.email)
-        .where(StaffUser.business_id == business.id)
-        .order_by(StaffUser.email)
-    ).all()
     return render_template(
         "staff/audit.html",
         business=business,
-        events=events,
+        events=audit.events_for(db.session, business.id, **chosen.query_args(business)),
         kinds=audit.KINDS,
         kind_labels=audit.KIND_LABELS,
         actor_labels=audit.ACTOR_KIND_LABELS,
         kind=chosen.kind,
         user=chosen.user,
-        users=labels,
+        users=[member.email for member in team_service.team_of(db.session, business.id)],
         chosen=chosen,
     )

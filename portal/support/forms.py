@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length, Regexp
+from wtforms.validators import DataRequired, Length, Regexp
 
+from portal.web.forms import email_validators
 from portal.web.lazy_text import lazy_text as _l
 
 
 class SupportSignInForm(FlaskForm):
-    email = EmailField(
-        _l("E-mail"),
-        validators=[
-            DataRequired(_l("Please enter your e-mail address.")),
-            Length(max=254, message=_l("That e-mail address is too long.")),
-            Email(_l("Please enter a valid e-mail address, like name@example.com.")),
-        ],
-    )
+    email = EmailField(_l("E-mail"), validators=email_validators())
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(_l("Please enter your password.")), Length(max=1024)],

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts import totp
+from portal.accounts.hooks import account_hooks
 from portal.accounts.passwords import hash_password, verify_password
 from portal.accounts.service import AccountError, normalise_email
 from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.businesses.models import Business
-from portal.hipaa.service import compliance_settings
+from portal.hipaa.service import SUPPORT_IDLE_TIMEOUT, compliance_settings, support_refusal
 from portal.support.models import SUPPORT_KIND, SupportUser
 
 MIN_PASSWORD_LENGTH = 12
@@ -48,6 +50,26 @@ class SupportActor:
 
 def actor_for(user: SupportUser, business_id: int) -> SupportActor:
     return SupportActor(id=user.id, email=user.email, name=user.name, business_id=business_id)
+
+
+def init_app(app: Flask) -> None:
+    """Make platform support known to accounts, which knows no feature (``accounts.hooks``)."""
+    hooks = account_hooks(app)
+    hooks.kinds[SUPPORT_KIND] = SupportUser
+    hooks.acting_staff.append(_acting_staff)
+    hooks.idle_timeout_caps.append(_idle_timeout_cap)
+
+
+def _acting_staff(principal) -> SupportActor | None:
+    """Support inside the business they opened acts as its owner (see SupportActor)."""
+    if principal.account.kind != SUPPORT_KIND or principal.business_id is None:
+        return None
+    return actor_for(principal.account, principal.business_id)
+
+
+def _idle_timeout_cap(_session: Session, business_id: int | None) -> timedelta | None:
+    """A support session that has opened no business idles out soon (as under HIPAA)."""
+    return SUPPORT_IDLE_TIMEOUT if business_id is None else None
 
 
 def find_support_user(session: Session, email: str) -> SupportUser | None:
@@ -126,8 +148,8 @@ def open_business(
     session: Session, user: SupportUser, business: Business, now: datetime, origin: Origin
 ) -> None:
     """Check the business lets support in and audit the visit; raise SupportRefused if not."""
-    settings = compliance_settings(session, business.id)
-    if not settings.support_allowed:
+    reason = support_refusal(compliance_settings(session, business.id), barred=False)
+    if reason is not None:
         audit.record(
             session,
             audit.SUPPORT_REFUSED,
@@ -136,7 +158,7 @@ def open_business(
             actor=user,
             actor_kind=SUPPORT_KIND,
             origin=origin,
-            reason="HIPAA mode" if settings.hipaa_mode else "support access is off",
+            reason=reason,
         )
         session.flush()
         raise SupportRefused(business.name)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts import limits, sessions
-from portal.accounts.current import current_support, origin, secret_box, sign_in, sign_out
+from portal.accounts.current import origin, secret_box, sign_in, sign_out
+from portal.businesses.models import Business
 from portal.businesses.service import find_business
 from portal.clock import utcnow
+from portal.db import writes
 from portal.extensions import db, limiter
 from portal.support import service
 from portal.support.forms import SupportSignInForm
-from portal.web.forms import EmptyForm
+from portal.support.guards import current_support
+from portal.support.models import SupportUser
+from portal.web.errors import render_error
+from portal.web.forms import EmptyForm, form_status
 from portal.web.lazy_text import lazy_text as _l
 
 blueprint = Blueprint("support", __name__, url_prefix="/support")
@@ -22,6 +27,7 @@ SIGN_IN_FAILED = _l("Sign-in failed: the e-mail address, password or code is wro
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
+@writes
 @limiter.limit(limits.per_address, methods=["POST"])
 @limiter.limit(limits.per_account, key_func=limits.submitted_email_key, methods=["POST"])
 def login():
@@ -29,8 +35,7 @@ def login():
         return redirect(url_for("support.businesses"))
     form = SupportSignInForm()
     if not form.validate_on_submit():
-        status = 422 if request.method == "POST" else 200
-        return render_template("support/login.html", form=form), status
+        return render_template("support/login.html", form=form), form_status(form)
     user = service.authenticate(
         db.session,
         form.email.data,
@@ -40,20 +45,33 @@ def login():
         secret_box(),
         origin(),
     )
-    if user is None:
-        db.commit()
+    if user is None:  # the failure is audited: the page is returned, not raised
         form.code.errors.append(SIGN_IN_FAILED)
         return render_template("support/login.html", form=form), 422
     sign_in(user)
-    db.commit()
     return redirect(url_for("support.businesses"))
 
 
-def _support_or_login():
+def _support_or_login() -> SupportUser:
     user = current_support()
     if user is None:
         abort(redirect(url_for("support.login")))
     return user
+
+
+def _support_posting() -> SupportUser:
+    """The support user behind a button's POST (CSRF checked); else sign-in or 400."""
+    user = _support_or_login()
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return user
+
+
+def _business_or_404(slug: str) -> Business:
+    business = find_business(db.session, slug)
+    if business is None:
+        abort(404, description=_("There is no such business."))
+    return business
 
 
 @blueprint.get("/")
@@ -68,41 +86,30 @@ def businesses():
 
 
 @blueprint.post("/open/<slug>")
+@writes
 def open_business(slug: str):
-    user = _support_or_login()
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    business = find_business(db.session, slug)
-    if business is None:
-        abort(404, description=_("There is no such business."))
+    user = _support_posting()
+    business = _business_or_404(slug)
     try:
         service.open_business(db.session, user, business, utcnow(), origin())
-    except service.SupportRefused:
-        db.commit()
-        abort(
-            403,
-            description=_(
-                "%(business)s does not allow platform support access.", business=business.name
-            ),
-        )
+    except service.SupportRefused:  # audited: the refusal is returned so that it is committed
+        message = _("%(business)s does not allow platform support access.", business=business.name)
+        return render_error(403, message)
     sessions.find(db.session, current_user.token).business_id = business.id
-    db.commit()
     return redirect(url_for("staff.dashboard"), code=303)
 
 
 @blueprint.post("/leave")
+@writes
 def leave():
-    _support_or_login()
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    _support_posting()
     sessions.find(db.session, current_user.token).business_id = None
-    db.commit()
     return redirect(url_for("support.businesses"), code=303)
 
 
 @blueprint.post("/logout")
+@writes
 def logout():
     sign_out()
-    db.commit()
     flash(_("You are signed out."))
     return redirect(url_for("support.login"))

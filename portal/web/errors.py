@@ -6,7 +6,6 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from portal.extensions import db
 from portal.web.lazy_text import lazy_text as _l
 
 MESSAGES = {
@@ -75,5 +74,5 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError):
-        db.session.rollback()
+        # The unit of work (portal.db) rolled back before this page renders.
         return render_error(500)

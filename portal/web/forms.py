@@ -1,6 +1,18 @@
-"""Forms shared across features."""
+"""Forms and field validators shared across features."""
 
 from flask_wtf import FlaskForm
+from wtforms.validators import DataRequired, Email, Length
+
+from portal.web.lazy_text import lazy_text as _l
+
+EMAIL_MAX_LENGTH = 254
+NAME_MAX_LENGTH = 200
+
+EMAIL_TOO_LONG = _l("That e-mail address is too long.")
+EMAIL_INVALID = _l("Please enter a valid e-mail address, like name@example.com.")
+NAME_TOO_LONG = _l("The name may have at most 200 characters.")
+EMAIL_MISSING = _l("Please enter your e-mail address.")
+NAME_MISSING = _l("Please enter your name.")
 
 
 class EmptyForm(FlaskForm):
@@ -10,3 +22,22 @@ class EmptyForm(FlaskForm):
 def strip_blanks(value: str | None) -> str:
     """A form filter: text without surrounding blanks; a field the browser did not send is empty."""
     return (value or "").strip()
+
+
+def email_validators(missing=EMAIL_MISSING) -> list:
+    """An e-mail address is required (``missing`` says so), at most 254 characters, well-formed."""
+    return [
+        DataRequired(missing),
+        Length(max=EMAIL_MAX_LENGTH, message=EMAIL_TOO_LONG),
+        Email(EMAIL_INVALID),
+    ]
+
+
+def name_validators(missing=NAME_MISSING) -> list:
+    """A person's name is required (``missing`` says so) and at most 200 characters."""
+    return [DataRequired(missing), Length(max=NAME_MAX_LENGTH, message=NAME_TOO_LONG)]
+
+
+def form_status(form: FlaskForm) -> int:
+    """200 for a form shown fresh, 422 for one sent back with errors."""
+    return 422 if form.is_submitted() else 200

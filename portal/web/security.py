@@ -1,14 +1,14 @@
 """Security headers (flask-talisman) and the settings behind them."""
 
+from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from portal.db import SAFE_METHODS
-from portal.embedding.framing import init_app as init_embedding
 from portal.extensions import csrf, talisman
 
 CONTENT_SECURITY_POLICY = {
@@ -25,6 +25,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 ONE_YEAR = 365 * 24 * 3600
+_HEADER_HOOKS = "portal_header_hooks"
 
 
 def no_referrer(view):
@@ -74,13 +75,28 @@ def _forbid_storing_private_pages(response):
     return response
 
 
+def adjust_headers(app: Flask, hook: Callable[[Response], Response]) -> None:
+    """Have ``hook(response)`` run after Talisman set its headers, free to rewrite them.
+
+    For features above this layer (embedding lets the sites a business allows
+    frame its public pages); they may register before or after Talisman is bound.
+    """
+    app.extensions.setdefault(_HEADER_HOOKS, []).append(hook)
+
+
+def _run_header_hooks(response: Response) -> Response:
+    for hook in current_app.extensions.get(_HEADER_HOOKS, ()):
+        response = hook(response)
+    return response
+
+
 def init_security_headers(app: Flask) -> None:
     force_https = bool(app.config["FORCE_HTTPS"])
     # After-request hooks run in reverse order of registration: registered
     # before Talisman's, these run after it and may adjust its headers.
     app.after_request(_apply_view_referrer_policy)
     app.after_request(_forbid_storing_private_pages)
-    init_embedding(app)  # frame-ancestors from the business's allowlist on public pages
+    app.after_request(_run_header_hooks)
     talisman.init_app(
         app,
         force_https=force_https,

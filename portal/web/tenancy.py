@@ -1,14 +1,30 @@
 """Binding a blueprint's ``<slug>`` URL part to the business it names."""
 
-from flask import Blueprint, abort, g
+from collections.abc import Callable
+from functools import cache
+
+from flask import Blueprint, Flask, abort, current_app, g
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session
 
 from portal.businesses.models import Business
 from portal.businesses.service import SLUG_PATTERN
 from portal.extensions import db
-from portal.hipaa.models import ComplianceSettings
-from portal.hipaa.service import remember_settings
+
+_COMPANIONS = "portal_business_companions"
+
+
+def load_with_business(
+    app: Flask, model: type, remember: Callable[[Session, int, object | None], None]
+) -> None:
+    """Read ``model``'s row (or None) together with the business of every public page.
+
+    ``model`` has a ``business_id`` column; ``remember(session, business_id,
+    row)`` receives the row, so a feature every page asks about (HIPAA's
+    settings) costs no query of its own. Registrations are per app.
+    """
+    app.extensions.setdefault(_COMPANIONS, {})[model] = remember
 
 
 def bind_business(blueprint: Blueprint) -> None:
@@ -44,27 +60,31 @@ def business_in_url() -> Business | None:
     """
     if "business" not in g:
         slug = g.get("business_slug")
-        g.business = _business_with_settings(slug) if slug else None
+        g.business = _business_with_companions(slug) if slug else None
     return g.business
 
 
-# Built once: every public page runs it, and building costs about as much as running.
-_BUSINESS_WITH_SETTINGS = (
-    select(Business, ComplianceSettings)
-    .outerjoin(ComplianceSettings, ComplianceSettings.business_id == Business.id)
-    .where(Business.slug == bindparam("slug"))
-)
+@cache
+def _business_query(models: tuple[type, ...]) -> Select:
+    """Built once per set of companions: every public page runs it, and building costs
+    about as much as running."""
+    query = select(Business, *models)
+    for model in models:
+        query = query.outerjoin(model, model.business_id == Business.id)
+    return query.where(Business.slug == bindparam("slug"))
 
 
-def _business_with_settings(slug: str) -> Business | None:
-    """The business and, in the same query, its compliance settings (every page asks)."""
+def _business_with_companions(slug: str) -> Business | None:
+    """The business and, in the same query, the rows registered to come with it."""
     if not SLUG_PATTERN.match(slug):
         return None
-    row = db.session.execute(_BUSINESS_WITH_SETTINGS, {"slug": slug}).first()
+    companions = current_app.extensions.get(_COMPANIONS, {})
+    row = db.session.execute(_business_query(tuple(companions)), {"slug": slug}).first()
     if row is None:
         return None
-    business, settings = row
-    remember_settings(db.session, business.id, settings)
+    business, *rows = row
+    for remember, companion in zip(companions.values(), rows, strict=True):
+        remember(db.session, business.id, companion)
     return business
 
 

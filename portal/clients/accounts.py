@@ -1,4 +1,4 @@
-"""Client accounts: sign-up with a confirmed address, and their bookings."""
+"""Client accounts and the client records they book as: sign-up, and the account's bookings."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import ClientAccount
+from portal.accounts import tokens
+from portal.accounts.models import VERIFY, ClientAccount
 from portal.accounts.passwords import hash_password
-from portal.accounts.service import check_new_password, normalise_email, security_settings
+from portal.accounts.service import check_new_password, find_client_account, normalise_email
+from portal.audit import service as audit
+from portal.audit.service import Origin
 from portal.booking.models import Booking
 from portal.businesses.models import Business
 from portal.clients.models import Client
+from portal.db import MAX_ID
 
-
-def accounts_enabled(session: Session, business: Business) -> bool:
-    """Whether the owner lets clients create accounts ("clients may create accounts")."""
-    return security_settings(session, business.id).client_accounts_enabled
+VERIFY_LIFETIME = tokens.INVITE_LIFETIME
 
 
 def client_of(session: Session, account: ClientAccount) -> Client:
@@ -25,30 +26,30 @@ def client_of(session: Session, account: ClientAccount) -> Client:
     return session.get(Client, account.client_id)
 
 
-def find_client_account(session: Session, business: Business, email: str) -> ClientAccount | None:
-    return session.scalars(
-        select(ClientAccount).where(
-            ClientAccount.business_id == business.id,
-            ClientAccount.email == normalise_email(email),
-        )
-    ).first()
-
-
 def sign_up(
-    session: Session, business: Business, *, name: str, email: str, phone: str, password: str
-) -> tuple[ClientAccount, bool]:
-    """Create (or, while unconfirmed, renew) an account; return it and whether it is new.
+    session: Session,
+    business: Business,
+    *,
+    name: str,
+    email: str,
+    phone: str,
+    password: str,
+    now: datetime,
+    origin: Origin,
+) -> tuple[ClientAccount, str | None]:
+    """Create (or, while unconfirmed, renew) an account; return it and its confirmation token.
 
-    An already confirmed account is returned untouched with False: the caller
-    tells its owner by e-mail instead of telling the visitor it exists.
+    An already confirmed account is returned untouched, with no token: the
+    caller tells its owner by e-mail instead of telling the visitor it exists.
+    Raises PasswordRejected before anything is written.
     """
     email = normalise_email(email)
     check_new_password(session, business, email, password)
-    account = find_client_account(session, business, email)
+    account = find_client_account(session, business.id, email)
     if account is not None and account.email_verified_at is not None:
         # Hash anyway: a new sign-up must not be told apart by how long it takes.
         hash_password(password)
-        return account, False
+        return account, None
     client = session.scalars(
         select(Client).where(Client.business_id == business.id, Client.email == email)
     ).first()
@@ -62,13 +63,11 @@ def sign_up(
     account.name = name
     account.password_hash = hash_password(password)
     session.flush()
-    return account, True
-
-
-def confirm_email(account: ClientAccount, now: datetime) -> None:
-    if account.email_verified_at is None:
-        account.email_verified_at = now
-        account.password_changed_at = now
+    token = tokens.issue(session, account, VERIFY, now, VERIFY_LIFETIME)
+    audit.record(
+        session, audit.CLIENT_SIGNED_UP, now, business_id=business.id, actor=account, origin=origin
+    )
+    return account, token
 
 
 def bookings_of(session: Session, account: ClientAccount) -> list[Booking]:
@@ -86,7 +85,8 @@ def bookings_of(session: Session, account: ClientAccount) -> list[Booking]:
 
 
 def booking_of(session: Session, account: ClientAccount, booking_id: int) -> Booking | None:
-    booking = session.get(Booking, booking_id)
+    """The account's booking of that id, or None (also for another client's)."""
+    booking = session.get(Booking, booking_id) if booking_id <= MAX_ID else None
     if booking is None or booking.client_id != account.client_id:
         return None
     if booking.business_id != account.business_id:

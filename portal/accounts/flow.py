@@ -1,0 +1,135 @@
+"""Signing in step by step, around the domain in ``service``.
+
+The password; with two-factor sign-in, the code within five minutes; then a
+fresh session and what the features registered to follow it (``hooks``).
+Views call one function per step. A step raises what the domain raised, so
+the form can show it; a failure that just locked an account mails its owner
+first (the mail leaves only if the request commits, which a refusal page does).
+"""
+
+from __future__ import annotations
+
+from flask import abort, session, url_for
+from flask_babel import gettext as _
+
+from portal.accounts import service, tokens
+from portal.accounts.current import origin, secret_box, sign_in
+from portal.accounts.hooks import staff_signed_in
+from portal.accounts.models import ClientAccount, StaffUser
+from portal.accounts.notifications import (
+    send_lock_notice,
+    send_recovery_code_notice,
+    send_reset_link,
+)
+from portal.businesses.models import Business
+from portal.clock import utcnow
+from portal.extensions import db
+from portal.web.i18n import clear_session_keeping_language
+from portal.web.lazy_text import lazy_text as _l
+
+#: Where the cookie session keeps a sign-in that waits for its second factor.
+PENDING_KEY = "pending_2fa"
+PENDING_LIFETIME_SECONDS = 300
+
+PASSWORD_SET = _l("Your password is set. Sign in with it now.")
+SIGNED_OUT = _l("You are signed out.")
+
+
+def staff_password_step(email: str, password: str, next_url: str | None) -> str:
+    """Where a staff user goes after the right password: the code page, or signed in to ``next_url``.
+
+    Raises SignInFailed.
+    """
+    user = _mailing_a_lock(service.sign_in_staff, db.session, email, password, utcnow(), origin())
+    if not user.has_2fa:
+        return finish_staff_sign_in(user, "password", next_url)
+    clear_session_keeping_language()
+    session[PENDING_KEY] = {"user_id": user.id, "at": int(utcnow().timestamp()), "next": next_url}
+    return url_for("staff_auth.two_factor")
+
+
+def pending_user() -> StaffUser | None:
+    """The staff user who gave the right password in the last five minutes and owes a code."""
+    pending = session.get(PENDING_KEY)
+    if (
+        not isinstance(pending, dict)
+        or utcnow().timestamp() - pending.get("at", 0) > PENDING_LIFETIME_SECONDS
+    ):
+        return None
+    user = db.session.get(StaffUser, pending.get("user_id"))
+    return user if user is not None and user.active else None
+
+
+def second_factor_step(user: StaffUser, code: str) -> str:
+    """Where ``user`` goes, signed in, after a right TOTP or recovery code.
+
+    Raises SignInFailed; the code's failure and its time step stay recorded.
+    A lock also ends the pending sign-in.
+    """
+    try:
+        method = _mailing_a_lock(
+            service.verify_second_factor, db.session, user, code, utcnow(), secret_box(), origin()
+        )
+    except service.SignInFailed as failure:
+        if failure.just_locked:
+            session.pop(PENDING_KEY, None)
+        raise
+    if method == "recovery":
+        send_recovery_code_notice(user, service.remaining_recovery_codes(db.session, user))
+    return finish_staff_sign_in(user, method, session[PENDING_KEY].get("next"))
+
+
+def finish_staff_sign_in(user: StaffUser, method: str, next_url: str | None) -> str:
+    """A fresh session for ``user``, recorded, and what features follow it with; the next URL."""
+    now = utcnow()
+    sign_in(user)
+    service.record_sign_in(db.session, user, now, origin(), method=method)
+    staff_signed_in(user, now, origin())
+    return next_url or url_for("staff.dashboard")
+
+
+def client_password_step(business: Business, email: str, password: str) -> ClientAccount:
+    """Sign a client in at ``business``; raises SignInFailed or EmailNotConfirmed."""
+    now = utcnow()
+    account = _mailing_a_lock(
+        service.sign_in_client, db.session, business.id, email, password, now, origin()
+    )
+    sign_in(account)
+    service.record_sign_in(db.session, account, now, origin())
+    return account
+
+
+def offer_password_reset(account, reset_endpoint: str) -> None:
+    """Mail a reset link when ``account`` may reset its password; otherwise, silently, nothing."""
+    token = service.request_password_reset(db.session, account, utcnow(), origin())
+    if token is not None:
+        send_reset_link(account, reset_endpoint, token)
+
+
+def link_or_404(token: str, purpose: str, model: type, business_id: int | None = None):
+    """The valid reset or invitation link of ``token`` (``tokens.Link``); a 404 page if none."""
+    link = tokens.open_link(db.session, token, purpose, model, utcnow(), business_id=business_id)
+    if link is None:
+        abort(
+            404,
+            description=_(
+                "This link is not valid any more: it was used already or has expired. "
+                "Ask for a new one."
+            ),
+        )
+    return link
+
+
+def set_password_by_link(link: tokens.Link, password: str) -> None:
+    """Raises PasswordRejected; a reset never signs anyone in (the second factor still follows)."""
+    service.set_password_by_link(db.session, link, password, utcnow(), origin=origin())
+
+
+def _mailing_a_lock(step, *args):
+    """``step(*args)``; when it fails and that locked the account, its owner is told."""
+    try:
+        return step(*args)
+    except service.SignInFailed as failure:
+        if failure.just_locked:
+            send_lock_notice(failure.account)
+        raise
