@@ -94,17 +94,29 @@ def future_bookings(rng: random.Random) -> list[tuple[datetime, str]]:
 
 
 def past_bookings(rng: random.Random, count: int) -> list[tuple[datetime, str]]:
-    """``count`` bookings on random working days of the last five years, a tenth cancelled."""
+    """``count`` bookings on random working days of the last five years, a tenth cancelled.
+
+    The database refuses two overlapping active bookings of one provider, so a
+    booking that would overlap an earlier one of the same day is cancelled too
+    (most of them: a provider fits a few dozen bookings a day, not hundreds).
+    """
     today = NOW.astimezone(TIMEZONE).date()
     days = working_days(today - timedelta(days=PAST_DAYS), today - timedelta(days=1))
     starts = grid(OPEN_MINUTE, LAST_START)
-    return [
-        (
-            local_instant(rng.choice(days), rng.choice(starts)),
-            CANCELLED if rng.random() < 0.1 else CONFIRMED,
-        )
-        for _ in range(count)
-    ]
+    occupancy = int((DURATION + BUFFER).total_seconds() // 60)
+    held: dict[date, list[int]] = {}
+    rows = []
+    for _ in range(count):
+        day, start = rng.choice(days), rng.choice(starts)
+        status = CANCELLED if rng.random() < 0.1 else CONFIRMED
+        if status == CONFIRMED:
+            taken = held.setdefault(day, [])
+            if any(abs(start - other) < occupancy for other in taken):
+                status = CANCELLED
+            else:
+                taken.append(start)
+        rows.append((local_instant(day, start), status))
+    return rows
 
 
 def schedule(seed: int, size: int) -> list[tuple[datetime, str]]:

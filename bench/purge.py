@@ -116,8 +116,9 @@ def load(url: str, size: int = SIZE) -> int:
                 "service_id": service_id,
                 "provider_id": provider_id,
                 "start_at": start,
-                "end_at": start + timedelta(minutes=30),
-                "occupied_until": start + timedelta(minutes=30),
+                # Back to back, never overlapping: the database refuses overlaps.
+                "end_at": start + timedelta(minutes=5),
+                "occupied_until": start + timedelta(minutes=5),
                 "status": "confirmed",
                 "price_cents": 1000,
                 "manage_token_hash": f"{n:064x}",

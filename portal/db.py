@@ -154,8 +154,9 @@ class Database:
     One request, one transaction, committed in one place: after the view (or a
     request hook that answers instead of it) returns, ``_finish`` writes what
     ``record`` was given, commits, then runs the work ``after_commit`` was
-    given (sending e-mail). A view or hook that raises leaves nothing: the
-    transaction is rolled back before the error page is rendered. Views and
+    given (sending e-mail). A view or hook that raises leaves nothing but what
+    ``record`` was given: the transaction is rolled back before the error page
+    is rendered. Views and
     hooks never call ``commit()`` or ``rollback()``; domain functions flush and
     raise, and a refusal that must leave a trace (a late cancellation) is
     recorded by the domain and returned as a page, not raised.
@@ -234,8 +235,8 @@ class Database:
     def after_commit(self, job: Callable[[], object]) -> None:
         """Run ``job`` once the request's changes are committed (and never if they are not).
 
-        For e-mail: it may read (the session then begins a deferred
-        transaction, so it holds no write lock) but what it writes is lost.
+        For e-mail: it may read (in a deferred transaction, so it holds no write
+        lock) but what it writes is rolled back when the session closes.
         """
         g.setdefault("db_after_commit", []).append(job)
 
@@ -278,16 +279,19 @@ class Database:
             session.commit()
         except BaseException:
             self._discard()
+            if records:
+                self._write_despite_failure(records)
             raise
-        if jobs:
+        if records or _declared_writer():
+            # What reads from here on (the jobs, after-request hooks) must not take the
+            # write lock again; what it might write is rolled back when the session closes.
             session.connection(execution_options={SQLITE_BEGIN_OPTION: "DEFERRED"})
-            for job in jobs:
-                try:
-                    job()
-                except Exception:
-                    # The changes stand; the operator sees what did not follow them.
-                    log.exception("work after the commit failed")
-            session.rollback()
+        for job in jobs:
+            try:
+                job()
+            except Exception:
+                # The changes stand; the operator sees what did not follow them.
+                log.exception("work after the commit failed")
         return answer
 
     @staticmethod

@@ -115,6 +115,23 @@ def test_complete_booking_records_consents_and_sends_confirmation(app, client, s
     assert "DTEND:20260303T093000Z" in calendar
 
 
+def test_the_manage_page_says_what_just_happened_only_while_it_is_true(client, salon):
+    manage_path = path_of(post_booking(client, salon, accept_terms="y", accept_policy="y"))
+    page = client.get(manage_path)
+    assert "Your booking is confirmed" not in page.text  # opened later, from the e-mail
+    client.post(f"{manage_path}/cancel", data={"csrf_token": csrf_token(page.text)})
+    stale = client.get(f"{manage_path}?done=booked")
+    assert stale.status_code == 200
+    assert "Your booking is confirmed" not in stale.text
+
+
+def test_an_unknown_outcome_in_the_manage_address_is_refused(client, salon):
+    manage_path = path_of(post_booking(client, salon, accept_terms="y", accept_policy="y"))
+    response = client.get(f"{manage_path}?done=paid")
+    assert response.status_code == 400
+    assert "This page address is not valid. Please open your link again." in response.text
+
+
 def test_cancellation_inside_the_window_frees_the_slot(app, client, salon, session):
     manage_path = path_of(post_booking(client, salon, accept_terms="y", accept_policy="y"))
     page = client.get(manage_path)

@@ -358,8 +358,8 @@ def book(
     booking = Booking(
         business_id=business.id,
         client=_find_or_add_client(session, business, details, client),
-        service_id=service.id,
-        provider_id=claim.provider.id,
+        service=service,
+        provider=claim.provider,
         start_at=start,
         end_at=claim.end,
         occupied_until=claim.occupied_until,
@@ -368,14 +368,14 @@ def book(
         ip_address=consents.ip_address[:45],
         price_cents=service.price_cents,
         manage_token_hash=token_hash,
-        policy_version_id=consents.policy.id if consents.policy else None,
+        policy_version=consents.policy,
         created_at=now,
     )
     if consents.terms is not None:
         booking.consents.append(
             BookingConsent(
                 kind="terms",
-                terms_version_id=consents.terms.id,
+                terms_version=consents.terms,
                 accepted_at=now,
                 ip_address=consents.ip_address,
             )
@@ -384,7 +384,7 @@ def book(
         booking.consents.append(
             BookingConsent(
                 kind="cancellation_policy",
-                policy_version_id=consents.policy.id,
+                policy_version=consents.policy,
                 accepted_at=now,
                 ip_address=consents.ip_address,
             )

@@ -9,6 +9,10 @@ from wtforms.validators import DataRequired, Length, Regexp
 from portal.web.forms import email_validators
 from portal.web.lazy_text import lazy_text as _l
 
+#: Support accounts have no lockout or reset of their own, so their failure says less
+#: than the staff sign-in's ``portal.accounts.forms.SIGN_IN_FAILED``.
+SUPPORT_SIGN_IN_FAILED = _l("Sign-in failed: the e-mail address, password or code is wrong.")
+
 
 class SupportSignInForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=email_validators())

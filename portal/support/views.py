@@ -14,16 +14,13 @@ from portal.clock import utcnow
 from portal.db import writes
 from portal.extensions import db, limiter
 from portal.support import service
-from portal.support.forms import SupportSignInForm
+from portal.support.forms import SUPPORT_SIGN_IN_FAILED, SupportSignInForm
 from portal.support.guards import current_support
 from portal.support.models import SupportUser
 from portal.web.errors import render_error
 from portal.web.forms import EmptyForm, form_status
-from portal.web.lazy_text import lazy_text as _l
 
 blueprint = Blueprint("support", __name__, url_prefix="/support")
-
-SIGN_IN_FAILED = _l("Sign-in failed: the e-mail address, password or code is wrong.")
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -46,7 +43,7 @@ def login():
         origin(),
     )
     if user is None:  # the failure is audited: the page is returned, not raised
-        form.code.errors.append(SIGN_IN_FAILED)
+        form.code.errors.append(SUPPORT_SIGN_IN_FAILED)
         return render_template("support/login.html", form=form), 422
     sign_in(user)
     return redirect(url_for("support.businesses"))
