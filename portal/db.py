@@ -249,6 +249,7 @@ class Database:
             self._discard()
             if records:
                 self._write_despite_failure(records)
+            self._read_from_now_on()
             raise
 
     def _write_despite_failure(self, records: list[Callable[[Session], object]]) -> None:
@@ -282,10 +283,7 @@ class Database:
             if records:
                 self._write_despite_failure(records)
             raise
-        if records or _declared_writer():
-            # What reads from here on (the jobs, after-request hooks) must not take the
-            # write lock again; what it might write is rolled back when the session closes.
-            session.connection(execution_options={SQLITE_BEGIN_OPTION: "DEFERRED"})
+        self._read_from_now_on()
         for job in jobs:
             try:
                 job()
@@ -293,6 +291,15 @@ class Database:
                 # The changes stand; the operator sees what did not follow them.
                 log.exception("work after the commit failed")
         return answer
+
+    @staticmethod
+    def _read_from_now_on() -> None:
+        """What reads after the unit of work (error pages, after-commit jobs, after-request
+        hooks) begins deferred: it must not take the write lock again, and what it might
+        write is rolled back when the session closes."""
+        session = g.get("db_session")
+        if session is not None and _declared_writer():
+            session.connection(execution_options={SQLITE_BEGIN_OPTION: "DEFERRED"})
 
     @staticmethod
     def _discard() -> None:

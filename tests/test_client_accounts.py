@@ -66,19 +66,20 @@ def other_business(session, salon):
 
 
 @pytest.fixture
-def member(app, client, accounts_on):
-    """Mia's account, signed up and confirmed (not signed in)."""
+def client_account(app, client, accounts_on):
+    """Mia's account at the salon, signed up and confirmed (not signed in); the salon."""
     assert sign_up(client).status_code == 200
     assert client.get(link_in(last_mail(app))).status_code == 302
     return accounts_on
 
 
 @pytest.fixture
-def signed_in(client, member):
+def signed_in_client(client, client_account):
+    """``client`` signed in as Mia at the salon; the salon."""
     response = sign_in(client)
     assert response.status_code == 302
     assert response.headers["Location"] == "/b/salon/account/"
-    return member
+    return client_account
 
 
 @pytest.fixture
@@ -341,7 +342,7 @@ def test_sign_up_with_a_confirmed_address_looks_new_and_tells_its_owner(
 
 
 def test_wrong_password_unknown_address_and_locked_account_look_the_same(
-    app, client, session, member
+    app, client, session, client_account
 ):
     wrong = sign_in(client, password="not the password at all")
     unknown = sign_in(client, "nobody@example.com", PASSWORD)
@@ -359,7 +360,9 @@ def test_wrong_password_unknown_address_and_locked_account_look_the_same(
     )
 
 
-def test_five_failures_lock_the_account_and_its_owner_is_told(app, client, session, member, clock):
+def test_five_failures_lock_the_account_and_its_owner_is_told(
+    app, client, session, client_account, clock
+):
     sent = len(outbox(app))
     for attempt in range(1, 5):
         assert sign_in(client, password=f"wrong guess {attempt}").status_code == 422
@@ -405,8 +408,8 @@ def test_my_bookings_lists_only_the_accounts_bookings(
     assert page.count('class="card"') == 1
 
 
-def test_cancel_inside_the_window(app, client, session, signed_in):
-    salon = signed_in
+def test_cancel_inside_the_window(app, client, session, signed_in_client):
+    salon = signed_in_client
     assert book(client, salon.service.id).status_code == 303
     [booking] = bookings(session)
     sent = len(outbox(app))
@@ -436,9 +439,9 @@ def test_cancel_inside_the_window(app, client, session, signed_in):
 
 
 def test_late_cancel_is_refused_with_the_warning_and_changes_nothing(
-    app, client, session, signed_in
+    app, client, session, signed_in_client
 ):
-    salon = signed_in
+    salon = signed_in_client
     assert book(client, salon.service.id, SOON_SLOT).status_code == 303
     [booking] = bookings(session)
     page = client.get("/b/salon/account/").text
@@ -479,8 +482,8 @@ def test_another_clients_or_businesss_booking_cannot_be_cancelled(
     assert len(outbox(app)) == sent
 
 
-def test_cancel_needs_a_signed_in_account(client, session, member):
-    salon = member
+def test_cancel_needs_a_signed_in_account(client, session, client_account):
+    salon = client_account
     book(client, salon.service.id)
     [booking] = bookings(session)
     token = csrf_token(client.get("/b/salon/account/login").text)
@@ -493,7 +496,7 @@ def test_cancel_needs_a_signed_in_account(client, session, member):
 # --- sessions --------------------------------------------------------------
 
 
-def test_sign_out_ends_the_session_and_a_replayed_cookie_is_not_signed_in(client, signed_in):
+def test_sign_out_ends_the_session_and_a_replayed_cookie_is_not_signed_in(client, signed_in_client):
     copy = client.get_cookie("portal_session").value
     response = sign_out(client)
     assert response.status_code == 302
@@ -507,7 +510,9 @@ def test_sign_out_ends_the_session_and_a_replayed_cookie_is_not_signed_in(client
     assert "My bookings" not in client.get("/b/salon/").text
 
 
-def test_signed_in_client_sees_my_bookings_and_sign_out_on_the_services_page(client, signed_in):
+def test_signed_in_client_sees_my_bookings_and_sign_out_on_the_services_page(
+    client, signed_in_client
+):
     page = client.get("/b/salon/").text
     assert f"Signed in as {EMAIL}" in page
     assert 'href="/b/salon/account/"' in page
@@ -516,7 +521,7 @@ def test_signed_in_client_sees_my_bookings_and_sign_out_on_the_services_page(cli
 
 
 def test_an_account_of_one_business_does_not_open_anothers_account_pages(
-    client, signed_in, other_business
+    client, signed_in_client, other_business
 ):
     other, massage = other_business
     response = client.get("/b/other/account/")
@@ -533,14 +538,16 @@ def test_an_account_of_one_business_does_not_open_anothers_account_pages(
     assert "readonly" not in details
 
 
-def test_the_account_session_ends_when_the_owner_switches_accounts_off(client, session, signed_in):
-    settings = session.get(SecuritySettings, signed_in.business.id)
+def test_the_account_session_ends_when_the_owner_switches_accounts_off(
+    client, session, signed_in_client
+):
+    settings = session.get(SecuritySettings, signed_in_client.business.id)
     settings.client_accounts_enabled = False
     session.commit()
     assert client.get("/b/salon/account/").status_code == 404
     page = client.get("/b/salon/").text
     assert "My bookings" not in page
-    assert EMAIL not in client.get(booking_url(signed_in.service.id)).text
+    assert EMAIL not in client.get(booking_url(signed_in_client.service.id)).text
 
 
 # --- password reset --------------------------------------------------------
@@ -563,7 +570,7 @@ def set_new_password(client, path, password=NEW_PASSWORD):
     )
 
 
-def test_password_reset_link_sets_a_new_password_once(app, client, member):
+def test_password_reset_link_sets_a_new_password_once(app, client, client_account):
     response = request_reset(client)
     assert response.status_code == 200
     assert f"If an account exists for {EMAIL}" in response.text
@@ -581,7 +588,7 @@ def test_password_reset_link_sets_a_new_password_once(app, client, member):
     assert sign_in(client, password=NEW_PASSWORD).status_code == 302
 
 
-def test_password_reset_applies_the_rules(app, client, member):
+def test_password_reset_applies_the_rules(app, client, client_account):
     request_reset(client)
     link = link_in(last_mail(app))
     response = set_new_password(client, link, "mia harbor lights 99")
@@ -591,7 +598,7 @@ def test_password_reset_applies_the_rules(app, client, member):
     assert set_new_password(client, link).status_code == 302
 
 
-def test_password_reset_link_expires_after_30_minutes(app, client, member, clock):
+def test_password_reset_link_expires_after_30_minutes(app, client, client_account, clock):
     request_reset(client)
     link = link_in(last_mail(app))
     clock.move_to(NOW + timedelta(minutes=29))
@@ -603,7 +610,7 @@ def test_password_reset_link_expires_after_30_minutes(app, client, member, clock
 
 
 def test_password_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(
-    app, client, member
+    app, client, client_account
 ):
     sent = len(outbox(app))
     known = request_reset(client)
@@ -615,7 +622,7 @@ def test_password_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(
     assert len(outbox(app)) == sent + 1
 
 
-def test_password_reset_ends_the_accounts_other_sessions(app, client, signed_in):
+def test_password_reset_ends_the_accounts_other_sessions(app, client, signed_in_client):
     other_browser = app.test_client()
     request_reset(other_browser)
     set_new_password(other_browser, link_in(last_mail(app)))
@@ -634,8 +641,8 @@ def test_guest_booking_still_works_with_accounts_on(app, client, session, accoun
     assert last_mail(app)["To"] == "Mia Example <guest@example.com>"
 
 
-def test_signed_in_booking_is_prefilled_from_the_client_record(client, session, signed_in):
-    page = client.get(booking_url(signed_in.service.id)).text
+def test_signed_in_booking_is_prefilled_from_the_client_record(client, session, signed_in_client):
+    page = client.get(booking_url(signed_in_client.service.id)).text
     assert 'value="Mia Example"' in page
     assert f'value="{EMAIL}"' in page
     assert 'value="+49 30 1234567"' in page
@@ -643,9 +650,9 @@ def test_signed_in_booking_is_prefilled_from_the_client_record(client, session, 
 
 
 def test_signed_in_booking_uses_the_accounts_address_whatever_the_form_says(
-    app, client, session, signed_in
+    app, client, session, signed_in_client
 ):
-    response = book(client, signed_in.service.id, email="evil@example.com", name="Mia E.")
+    response = book(client, signed_in_client.service.id, email="evil@example.com", name="Mia E.")
     assert response.status_code == 303
     [booking] = bookings(session)
     account = account_of(session)
@@ -661,8 +668,8 @@ def test_signed_in_booking_uses_the_accounts_address_whatever_the_form_says(
     assert "Tuesday, 03 March 2026, 10:00" in page
 
 
-def test_signed_in_booking_ignores_a_missing_or_invalid_address(client, session, signed_in):
-    response = book(client, signed_in.service.id, email="not an address")
+def test_signed_in_booking_ignores_a_missing_or_invalid_address(client, session, signed_in_client):
+    response = book(client, signed_in_client.service.id, email="not an address")
     assert response.status_code == 303
     assert bookings(session)[0].client.email == EMAIL
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.booking import service as booking_service
 from portal.booking.models import Booking
+from portal.clients.models import Client
 from portal.extensions import db as portal_db
 from tests.conftest import NOW, csrf_token
 
@@ -175,3 +176,5 @@ def test_a_booking_the_check_missed_gets_the_just_taken_page(
     assert "This time was just taken" in response.text
     # PostgreSQL's exclusion constraint or SQLite's trigger: the database refused it.
     assert session.scalar(select(func.count()).select_from(Booking)) == 1
+    # Nor did the attempt keep the client it added on the way.
+    assert session.scalar(select(func.count()).where(Client.email == "late@example.com")) == 0

@@ -25,9 +25,13 @@ from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
 from portal.clients.accounts import client_of
 from portal.clock import utcnow
+from portal.giftcards.service import GiftCardError
+from portal.web.errors import RefusedWithPage
 from portal.web.forms import EmptyForm
 from portal.web.lazy_text import lazy_text as _l
 from portal.web.tenancy import current_business
+
+DETAILS = "booking/details.html"
 
 INVALID_LINK = _l(
     "This link is not valid or has expired. Links to a booking stop working once the "
@@ -134,14 +138,21 @@ class BookingRequest:
             gift_card_code=form.gift_card_code.data or "",
         )
 
-    def refused(self, refusal: booking_service.BookingError):
-        """The page for a booking the rules refused (a 400 for a time never offered)."""
+    def refused(self, refusal: booking_service.BookingError | GiftCardError):
+        """Raise the page for a booking the rules refused (a 400 for a time never offered).
+
+        Raised, not returned: the unit of work first undoes what the attempt
+        wrote (a new client row), then the page renders.
+        """
+        if isinstance(refusal, GiftCardError):
+            self.form.gift_card_code.errors = [str(refusal)]
+            raise RefusedWithPage(lambda: (render_template(DETAILS, **self.page()), 422))
         if isinstance(refusal, booking_service.SlotTaken):
-            return slot_taken_page(self)
+            raise RefusedWithPage(lambda: slot_taken_page(self))
         if isinstance(
             refusal, (booking_service.ClientBlocked, booking_service.BookingLimitReached)
         ):
-            return refusal_page(refusal)
+            raise RefusedWithPage(lambda: refusal_page(refusal))
         abort(400, description=str(refusal))
 
     def page(self) -> dict:
@@ -193,9 +204,13 @@ class MoveRequest:
         )
 
     def refused(self, refusal: booking_service.BookingError, token: str):
-        """The page for a move the rules refused (a 400 for a time never offered)."""
+        """The page for a move the rules refused (a 400 for a time never offered).
+
+        A late move is returned, so the note of it is committed; a time taken is
+        raised, so what the attempt changed is undone first.
+        """
         if isinstance(refusal, booking_service.SlotTaken):
-            return reschedule_taken_page(self, token)
+            raise RefusedWithPage(lambda: reschedule_taken_page(self, token))
         if isinstance(refusal, (booking_service.SameTime, booking_service.SlotUnavailable)):
             abort(400, description=str(refusal))
         return refused_page(self.business, self.booking, token, refusal)

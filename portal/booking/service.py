@@ -565,15 +565,16 @@ def place_booking(
 ) -> tuple[Booking, str]:
     """A client's online booking, paid in part by a gift card when a code is given.
 
-    All or nothing: a refused booking (``BookingError``) or gift card
-    (``GiftCardError``) leaves no trace, not even a new client row.
+    Raises ``BookingError`` or ``GiftCardError`` when refused, possibly after
+    adding the client's row: the caller raises it on (``portal.booking.pages``),
+    so the request's unit of work rolls everything back and the refusal leaves
+    no trace.
     """
-    with session.begin_nested():
-        booking, token = book(
-            session, business, service, provider, start, details, consents, now, client=client
-        )
-        if gift_card_code.strip() and features.is_on(session, business.id, features.GIFT_CARDS):
-            giftcards.redeem(session, business, booking, gift_card_code, now)
+    booking, token = book(
+        session, business, service, provider, start, details, consents, now, client=client
+    )
+    if gift_card_code.strip() and features.is_on(session, business.id, features.GIFT_CARDS):
+        giftcards.redeem(session, business, booking, gift_card_code, now)
     return booking, token
 
 

@@ -10,6 +10,7 @@ from portal.booking import mailing
 from portal.booking import service as booking_service
 from portal.booking.availability import BookingWindow, calendar
 from portal.booking.pages import (
+    DETAILS,
     DONE,
     INVALID_LINK,
     BookingRequest,
@@ -73,7 +74,7 @@ def choose_slot(service_id: int):
 def confirm(service_id: int):
     booking_request = BookingRequest.from_request(db.session, current_business(), service_id)
     booking_request.ensure_bookable()
-    return render_template("booking/details.html", **booking_request.page())
+    return render_template(DETAILS, **booking_request.page())
 
 
 @blueprint.post("/services/<int:service_id>/book")
@@ -82,14 +83,11 @@ def confirm(service_id: int):
 def book(service_id: int):
     booking_request = BookingRequest.from_request(db.session, current_business(), service_id)
     if not booking_request.form.validate():
-        return render_template("booking/details.html", **booking_request.page()), 422
+        return render_template(DETAILS, **booking_request.page()), 422
     try:
         booking, token = booking_request.place()
-    except booking_service.BookingError as refusal:
-        return booking_request.refused(refusal)
-    except GiftCardError as refused:
-        booking_request.form.gift_card_code.errors = [str(refused)]
-        return render_template("booking/details.html", **booking_request.page()), 422
+    except (booking_service.BookingError, GiftCardError) as refusal:
+        booking_request.refused(refusal)
     mailing.send_confirmation(booking_request.business, booking, token)
     return redirect(url_for("booking.manage", token=token, done=DONE.BOOKED), code=303)
 

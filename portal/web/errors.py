@@ -1,6 +1,8 @@
 """Friendly error pages for every status a client may meet."""
 
-from flask import Flask, render_template
+from collections.abc import Callable
+
+from flask import Flask, current_app, render_template
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -28,6 +30,25 @@ MESSAGES = {
         _l("We could not finish your request. Nothing was saved."),
     ),
 }
+
+
+class RefusedWithPage(HTTPException):
+    """A refusal answered with a page of its own, rendered once the request's changes are undone.
+
+    Raised (not returned) by a view whose domain call may already have written
+    something (a new client row): the unit of work (``portal.db``) rolls back
+    first, then Flask asks this exception for its response, so ``render`` reads
+    in a clean transaction. ``render`` returns what a view may return.
+    """
+
+    code = None  # Flask then serves get_response() as it is, past the error handlers
+
+    def __init__(self, render: Callable[[], object]) -> None:
+        super().__init__()
+        self.render = render
+
+    def get_response(self, environ=None, scope=None):
+        return current_app.make_response(self.render())
 
 
 def render_error(status: int, message: str | None = None, title: str | None = None):
