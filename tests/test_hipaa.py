@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import event, select
 
 from portal.accounts import totp
+from portal.accounts.current import idle_timeout
 from portal.accounts.models import SecuritySettings
 from portal.audit.models import AuditEvent
 from portal.booking.models import Booking
 from portal.extensions import db as portal_db
 from portal.hipaa.models import ComplianceSettings
-from portal.hipaa.service import idle_timeout
 from tests.conftest import NOW, OWNER_EMAIL, OWNER_PASSWORD, csrf_token, outbox, sign_in
 from tests.test_clients import book_online
 from tests.test_staff_2fa import STEP, enrol, enter_code
@@ -138,28 +138,31 @@ def test_staff_without_2fa_must_enrol_right_after_the_password_in_hipaa_mode(
 
 
 def test_idle_timeout_is_at_most_15_minutes_in_hipaa_mode(
-    client, session, salon, enrolled_owner, clock
+    app, client, session, salon, enrolled_owner, clock
 ):
     owner_signs_in(client, enrolled_owner)
-    assert idle_timeout(session, salon.business.id) == timedelta(minutes=30)
+    with app.app_context():
+        assert idle_timeout(session, salon.business.id) == timedelta(minutes=30)
     clock.move_to(NOW + timedelta(minutes=16))
     assert client.get("/staff/").status_code == 200  # off: 30 minutes
 
     set_hipaa(session, salon.business)
-    assert idle_timeout(session, salon.business.id) == timedelta(minutes=15)
+    with app.app_context():
+        assert idle_timeout(session, salon.business.id) == timedelta(minutes=15)
     clock.move_to(NOW + timedelta(minutes=32))
     response = client.get("/staff/", **SECURE)
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/staff/login")
 
 
-def test_owner_may_set_less_than_15_minutes(session, salon):
+def test_owner_may_set_less_than_15_minutes(app, session, salon):
     settings = SecuritySettings.defaults(salon.business.id)
     settings.idle_timeout_minutes = 10
     session.add(settings)
     session.commit()
     set_hipaa(session, salon.business)
-    assert idle_timeout(session, salon.business.id) == timedelta(minutes=10)
+    with app.app_context():
+        assert idle_timeout(session, salon.business.id) == timedelta(minutes=10)
 
 
 # --- HTTPS -------------------------------------------------------------------------

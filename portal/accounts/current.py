@@ -8,6 +8,7 @@ from functools import wraps
 from flask import abort, current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
+from sqlalchemy.orm import Session
 
 from portal.accounts import sessions
 from portal.accounts.hooks import account_model, acting_staff, idle_timeout_caps
@@ -60,7 +61,7 @@ def _load_principal(user_id: str) -> Principal | None:
     record = sessions.find(db.session, token)
     if record is None or record.account_kind != kind:
         return None
-    if not sessions.is_live(record, now, idle_timeout(record.business_id)):
+    if not sessions.is_live(record, now, idle_timeout(db.session, record.business_id)):
         return None
     account = db.session.get(model, record.account_id)
     if account is None or not account.active:
@@ -71,18 +72,18 @@ def _load_principal(user_id: str) -> Principal | None:
     return Principal(account, token, record.business_id)
 
 
-def idle_timeout(business_id: int | None) -> timedelta:
+def idle_timeout(session: Session, business_id: int | None) -> timedelta:
     """The owner's idle timeout, shortened by any cap a feature registered (HIPAA's 15 minutes).
 
     A session outside any business (platform support) starts from the default.
     """
     settings = (
-        security_settings(db.session, business_id)
+        security_settings(session, business_id)
         if business_id is not None
         else SecuritySettings.defaults(business_id)
     )
     timeout = timedelta(minutes=settings.idle_timeout_minutes)
-    return min([timeout, *idle_timeout_caps(db.session, business_id)])
+    return min([timeout, *idle_timeout_caps(session, business_id)])
 
 
 def origin() -> Origin:

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session, object_session
 
 from portal.accounts import totp
+from portal.accounts.current import idle_timeout
 from portal.accounts.models import StaffUser
 from portal.accounts.passwords import verify_password
 from portal.accounts.service import AccountError, security_settings
@@ -57,16 +58,6 @@ def phi_free(business) -> bool:
     """Whether notifications about ``business`` must leave out client and service."""
     session = object_session(business)
     return session is not None and hipaa_on(session, business.id)
-
-
-def idle_timeout(session: Session, business_id: int | None) -> timedelta:
-    """The effective idle timeout: the owner's, and never above 15 minutes in HIPAA mode."""
-    if business_id is None:
-        return SUPPORT_IDLE_TIMEOUT
-    minutes = security_settings(session, business_id).idle_timeout_minutes
-    if hipaa_on(session, business_id):
-        minutes = min(minutes, HIPAA_IDLE_TIMEOUT_MINUTES)
-    return timedelta(minutes=minutes)
 
 
 def must_enrol_2fa(session: Session, user: StaffUser) -> bool:
@@ -180,7 +171,7 @@ def checklist(session: Session, business_id: int, *, https: bool) -> list[Safegu
     on = compliance.hipaa_mode
     staff = list(session.scalars(select(StaffUser).where(StaffUser.business_id == business_id)))
     without_2fa = [user.email for user in staff if user.active and not user.has_2fa]
-    minutes = int(idle_timeout(session, business_id).total_seconds() // 60)
+    minutes = int(idle_timeout(session, business_id).total_seconds() // 60)  # caps included
     return [
         Safeguard(
             _("HIPAA mode"),
