@@ -22,7 +22,7 @@ def create_app(config: dict[str, object] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_templating(app)
-    register_scheduler(app)
+    register_queue(app)
     return app
 
 
@@ -121,9 +121,8 @@ def register_templating(app: Flask) -> None:
     register_calendar_cells(app)
 
 
-def register_scheduler(app: Flask) -> None:
-    """With PORTAL_SCHEDULER=on, purge old bookings daily from a background thread."""
-    if app.config.get("SCHEDULER"):
-        from portal.retention.jobs import start_scheduler
+def register_queue(app: Flask) -> None:
+    """The task queue the worker (``portal worker``) consumes; requests only nudge it."""
+    from portal.jobs.queue import build_queue
 
-        app.extensions["portal_scheduler"] = start_scheduler(app)
+    app.extensions["portal_queue"] = build_queue(app)

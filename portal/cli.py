@@ -152,5 +152,10 @@ def _register_feature_commands() -> None:
     main.add_command(audit_group)
     main.add_command(create_support_user)
 
+    from portal.jobs.cli import outbox_group, worker
+
+    main.add_command(worker)
+    main.add_command(outbox_group)
+
 
 _register_feature_commands()

@@ -60,6 +60,13 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
     trusted_proxies = env.get("PORTAL_TRUSTED_PROXIES", "0").strip() or "0"
     if not trusted_proxies.isdigit() or int(trusted_proxies) > 10:
         raise ConfigError("PORTAL_TRUSTED_PROXIES must be a number of proxy hops from 0 to 10.")
+    redis_url = env.get("PORTAL_REDIS_URL", "").strip()
+    try:
+        give_up_hours = float(env.get("PORTAL_MAIL_GIVE_UP_HOURS", "24") or "24")
+    except ValueError:
+        give_up_hours = -1.0
+    if not 0 < give_up_hours <= 24 * 14:
+        raise ConfigError("PORTAL_MAIL_GIVE_UP_HOURS must be a number of hours from 0 to 336.")
     return {
         "PORTAL_ENV": mode,
         "INSTANCE_PATH": str(instance_path),
@@ -70,7 +77,10 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         "SMTP_URL": env.get("PORTAL_SMTP_URL", ""),
         "MAIL_FROM": env.get("PORTAL_MAIL_FROM", "Portal <no-reply@portal.invalid>"),
         "OUTBOX_PATH": env.get("PORTAL_OUTBOX_PATH", str(instance_path / "outbox")),
-        "RATELIMIT_STORAGE_URI": env.get("PORTAL_RATELIMIT_STORAGE_URI", "memory://"),
+        # One Redis shared by every host: the task queue, and the rate limits unless
+        # PORTAL_RATELIMIT_STORAGE_URI names another store.
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": env.get("PORTAL_RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_ENABLED": _flag(env.get("PORTAL_RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "BOOKING_RATE_LIMIT": env.get("PORTAL_BOOKING_RATE_LIMIT", "10 per minute;60 per hour"),
@@ -80,8 +90,9 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         ),
         "ENCRYPTION_KEY": env.get("PORTAL_ENCRYPTION_KEY", ""),
         "TRUSTED_PROXIES": int(trusted_proxies),
-        #: Run scheduled jobs (the clean history purge) inside the app process.
-        "SCHEDULER": _flag(env.get("PORTAL_SCHEDULER"), default=False),
+        #: Without Redis, the task queue lives in this SQLite file (one host only).
+        "TASKS_PATH": env.get("PORTAL_TASKS_PATH", str(instance_path / "tasks.db")),
+        "MAIL_GIVE_UP_HOURS": give_up_hours,
         # The __Host- prefix pins the cookie to this host, path / and HTTPS.
         "SESSION_COOKIE_NAME": "__Host-portal" if force_https else "portal_session",
         "SESSION_COOKIE_SECURE": force_https,

@@ -9,7 +9,7 @@ from portal.accounts.models import (
     UserSession,
 )
 from portal.audit.models import AuditCheckpoint, AuditEvent
-from portal.booking.models import Booking, BookingConsent, BookingEvent
+from portal.booking.models import Booking, BookingConsent, BookingEvent, BookingReminder
 from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
 from portal.clients.models import Client
@@ -17,6 +17,7 @@ from portal.db import Base
 from portal.features import BusinessFeature
 from portal.giftcards.models import GiftCard, GiftCardRedemption
 from portal.hipaa.models import ComplianceSettings
+from portal.mail.models import OutboxMessage
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
 from portal.retention.models import RetentionSettings
 from portal.support.models import SupportUser
@@ -33,6 +34,8 @@ __all__ = [
     "UserSession",
     "Base",
     "Booking",
+    "BookingReminder",
+    "OutboxMessage",
     "BookingConsent",
     "BookingEvent",
     "Business",

@@ -20,6 +20,7 @@ from portal.booking.models import Booking
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
 from portal.extensions import db as portal_db
+from portal.mail.outbox import deliver_due
 from portal.migrate import upgrade
 from tests import factories
 from tests.factories import enable_policy, enable_terms, make_business, make_provider, make_service
@@ -270,6 +271,9 @@ def csrf_token(html: str) -> str:
 
 
 def outbox(app) -> list[Path]:
+    """The e-mails sent so far, oldest first: the worker's step runs first, as a worker would."""
+    with app.app_context():
+        deliver_due(app)
     folder = Path(app.config["OUTBOX_PATH"])
     return sorted(folder.glob("*.eml")) if folder.exists() else []
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
 from portal.booking.models import Booking, BookingConsent
+from portal.mail.models import OutboxMessage
 from tests.conftest import SLOT, csrf_token, outbox, path_of
 from tests.factories import DETAILS
 
@@ -192,51 +194,41 @@ def test_booking_without_terms_or_policy_needs_no_checkbox(client, salon, sessio
     assert booking.policy_version is None
 
 
-def test_the_confirmation_is_written_after_the_booking_lets_go_of_the_write_lock(
-    app, client, salon, session, monkeypatch, database_backend
-):
-    import sqlite3
-
-    from portal.booking import mailing
-
-    writing = mailing.confirmation_email
-    other_writer_could_begin = []
-
-    def confirmation_while_another_writer_begins(*args, **kwargs):
-        if database_backend == "sqlite":
-            path = app.config["DATABASE_URL"].removeprefix("sqlite:///")
-            other = sqlite3.connect(path, timeout=0, isolation_level=None)
-            try:
-                other.execute("BEGIN IMMEDIATE")  # fails at once while the lock is held
-                other.execute("ROLLBACK")
-                other_writer_could_begin.append(True)
-            except sqlite3.OperationalError:
-                other_writer_could_begin.append(False)
-            finally:
-                other.close()
-        return writing(*args, **kwargs)
-
-    monkeypatch.setattr(mailing, "confirmation_email", confirmation_while_another_writer_begins)
+def test_the_booking_request_only_queues_its_confirmation(app, client, salon, session):
     response = post_booking(client, salon, accept_terms="y", accept_policy="y")
     assert response.status_code == 303
-    assert count_bookings(session) == 1
-    assert len(outbox(app)) == 1
-    if database_backend == "sqlite":
-        assert other_writer_could_begin == [True]
+    assert not list(Path(app.config["OUTBOX_PATH"]).glob("*.eml"))  # nothing sent in the request
+    [queued] = session.scalars(select(OutboxMessage)).all()
+    assert (queued.kind, queued.status, queued.recipient) == (
+        "booking.confirmation",
+        "pending",
+        DETAILS["email"],
+    )
+    token = path_of(response).rsplit("/", 1)[-1]
+    assert token.encode() not in queued.payload_sealed  # the manage link is sealed at rest
+    [sent] = outbox(app)  # the worker's step writes and sends it
+    assert token in sent.read_text()
+    session.rollback()
+    assert session.get(OutboxMessage, queued.id).status == "sent"
+    assert session.get(OutboxMessage, queued.id).payload_sealed is None
 
 
-def test_a_confirmation_that_cannot_be_written_leaves_the_booking_and_its_page(
+def test_a_confirmation_that_cannot_be_written_fails_and_the_booking_stands(
     app, client, salon, session, monkeypatch, caplog
 ):
-    from portal.booking import mailing
+    from portal.mail import outbox as mail_outbox
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("template missing")
 
-    monkeypatch.setattr(mailing, "confirmation_email", broken)
+    monkeypatch.setitem(mail_outbox._renderers, "booking.confirmation", broken)
     response = post_booking(client, salon, accept_terms="y", accept_policy="y")
     assert response.status_code == 303
     assert client.get(response.headers["Location"]).status_code == 200
     assert count_bookings(session) == 1
     assert outbox(app) == []
-    assert "could not write the confirmation" in caplog.text
+    session.rollback()
+    [failed] = session.scalars(select(OutboxMessage)).all()
+    assert failed.status == "failed"
+    assert "template missing" in failed.last_error
+    assert "could not write outbox message" in caplog.text

@@ -64,6 +64,11 @@ class StaffUser(Credentials, Base):
     email: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16), default=STAFF)
+    #: Which bookings' news this member gets: "all", "own" (their provider's) or
+    #: "none"; None means the default for the role (owners all, staff their own).
+    notify_scope: Mapped[str | None] = mapped_column(String(8))
+    #: Which news: a comma-separated subset of new, moved, cancelled, pending.
+    notify_events: Mapped[str] = mapped_column(String(64), default="new,moved,cancelled,pending")
     totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The last TOTP time step accepted; a code of that step or earlier is refused.

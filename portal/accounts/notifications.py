@@ -12,19 +12,19 @@ from portal.accounts.models import CLIENT_KIND
 from portal.accounts.tokens import RESET_LIFETIME
 from portal.businesses.models import Business
 from portal.extensions import db
-from portal.mail.outbox import queue_mail
+from portal.mail.outbox import enqueue_written
 from portal.web.urls import absolute_url
 
 
 def send_account_mail(account, subject: str, template: str, **context) -> None:
-    """Queue a plain-text e-mail to ``account``; it goes out after the commit."""
+    """Queue a plain-text e-mail to ``account`` in the outbox of the current transaction."""
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = formataddr((account.name or "", account.email))
     message["Message-ID"] = make_msgid(domain="portal.invalid")
     message.set_content(render_template(template, account=account, **context))
-    queue_mail(db.session, current_app.extensions["portal_mail"], message)
+    enqueue_written(db.session, message, business_id=getattr(account, "business_id", None))
 
 
 def send_reset_link(account, reset_endpoint: str, token: str) -> None:

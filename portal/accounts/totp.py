@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -10,10 +9,9 @@ from datetime import datetime
 
 import pyotp
 import segno
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask_babel import gettext
+
+from portal import secret_box
 
 DIGITS = 6
 INTERVAL = 30
@@ -22,22 +20,16 @@ WINDOW = 1
 RECOVERY_CODE_COUNT = 10
 
 
-class SecretBox:
+class SecretBox(secret_box.SecretBox):
     """Encrypts TOTP secrets at rest with a key derived from the app's key."""
 
     def __init__(self, key_material: str) -> None:
-        derived = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal totp secrets"
-        ).derive(key_material.encode())
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
-
-    def seal(self, secret: str) -> bytes:
-        return self._fernet.encrypt(secret.encode())
+        super().__init__(key_material, b"portal totp secrets")
 
     def open(self, sealed: bytes) -> str:
         try:
-            return self._fernet.decrypt(sealed).decode()
-        except InvalidToken as error:
+            return super().open(sealed)
+        except ValueError as error:
             raise ValueError("the TOTP secret cannot be decrypted with this key") from error
 
 

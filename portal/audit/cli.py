@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from portal.audit import chain
 from portal.audit import service as audit
@@ -61,31 +62,36 @@ def purge(dry_run: bool) -> None:
     Independent of clean history. A checkpoint keeps the chain verifiable
     from the first remaining event; the purge itself is recorded.
     """
+    session = db.writer()
+    with session.begin():
+        total = purge_expired(session, utcnow(), dry_run=dry_run, actor="portal audit purge")
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(f"{verb} {total} audit event(s) past their retention.")
+
+
+def purge_expired(session: Session, now: datetime, *, dry_run: bool, actor: str) -> int:
+    """Remove (or count) every business's audit events past its retention; record each purge."""
     from portal.businesses.models import Business
     from portal.hipaa.service import compliance_settings
 
-    now = utcnow()
-    session = db.writer()
     total = 0
-    with session.begin():
-        for business_id in session.scalars(select(Business.id).order_by(Business.id)).all():
-            days = compliance_settings(session, business_id).audit_retention_days
-            cutoff = now - timedelta(days=days)
-            if dry_run:
-                total += chain.count_before(session, business_id, cutoff)
-                continue
-            removed = chain.purge_before(session, business_id, cutoff, now)
-            if removed:
-                audit.record(
-                    session,
-                    audit.AUDIT_PURGED,
-                    now,
-                    business_id=business_id,
-                    actor_kind="system",
-                    actor_label="portal audit purge",
-                    removed=removed,
-                    older_than=cutoff.isoformat(),
-                )
-            total += removed
-    verb = "Would remove" if dry_run else "Removed"
-    click.echo(f"{verb} {total} audit event(s) past their retention.")
+    for business_id in session.scalars(select(Business.id).order_by(Business.id)).all():
+        days = compliance_settings(session, business_id).audit_retention_days
+        cutoff = now - timedelta(days=days)
+        if dry_run:
+            total += chain.count_before(session, business_id, cutoff)
+            continue
+        removed = chain.purge_before(session, business_id, cutoff, now)
+        if removed:
+            audit.record(
+                session,
+                audit.AUDIT_PURGED,
+                now,
+                business_id=business_id,
+                actor_kind="system",
+                actor_label=actor,
+                removed=removed,
+                older_than=cutoff.isoformat(),
+            )
+        total += removed
+    return total

@@ -1,19 +1,18 @@
-"""A booking's e-mails: written and sent once the request's transaction has committed.
+"""A booking's e-mails: outbox rows written in the booking's own transaction.
 
-Writing one (templates, the .ics) takes a third of a booking request; after
-the commit it no longer holds the write lock other bookings wait for, and a
-rolled-back change sends nothing.
+The request only records which message is due (and the manage link it
+carries, sealed); the worker writes it (templates, the .ics) and sends it.
+So a rolled-back booking sends nothing, a committed one always gets its
+message, and no client waits for the mail server.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from email.message import EmailMessage
 
 from flask import current_app, url_for
-from flask_babel import force_locale
+from sqlalchemy.orm import Session
 
 from portal.booking.models import Booking
 from portal.booking.notifications import (
@@ -24,9 +23,13 @@ from portal.booking.notifications import (
 )
 from portal.businesses.models import Business
 from portal.extensions import db
+from portal.mail.outbox import current_language, enqueue, renders
 from portal.web.urls import absolute_url
 
-log = logging.getLogger(__name__)
+CONFIRMATION = "booking.confirmation"
+CANCELLATION = "booking.cancellation"
+DECISION = "booking.decision"
+RESCHEDULED = "booking.rescheduled"
 
 
 def manage_url(token: str, business: Business | None = None) -> str:
@@ -35,82 +38,73 @@ def manage_url(token: str, business: Business | None = None) -> str:
     return absolute_url(url_for("booking.manage", token=token, **slug))
 
 
-def _language(business: Business, by_staff: bool) -> AbstractContextManager:
+def _language(business: Business, by_staff: bool) -> str:
     """The language an e-mail is written in.
 
     The client's own (this request's) when the client acted; the business's
     when staff did, as the staff member's page language says nothing of the client.
     """
-    return force_locale(business.locale) if by_staff else nullcontext()
+    return business.locale if by_staff else current_language()
 
 
 def send_confirmation(business: Business, booking: Booking, token: str) -> None:
     """The confirmation with the manage link of ``token``."""
-    link = manage_url(token, business)
-    _after_commit(
-        "confirmation",
-        business,
-        booking,
-        booking.created_by == "staff",
-        lambda mail_from: confirmation_email(business, booking, link, mail_from),
+    _queue(
+        CONFIRMATION, business, booking, booking.created_by == "staff", manage_url(token, business)
     )
 
 
 def send_cancellation(business: Business, booking: Booking, link_url: str | None) -> None:
     """The cancellation; ``link_url`` is where the client sees the booking, if known."""
-    _after_commit(
-        "cancellation",
-        business,
-        booking,
-        booking.cancelled_by == "staff",
-        lambda mail_from: cancellation_email(business, booking, link_url, mail_from),
-    )
+    _queue(CANCELLATION, business, booking, booking.cancelled_by == "staff", link_url)
 
 
 def send_decision(business: Business, booking: Booking) -> None:
     """The news that staff approved or declined a booking request."""
-    _after_commit(
-        "decision",
-        business,
-        booking,
-        True,
-        lambda mail_from: decision_email(business, booking, mail_from),
-    )
+    _queue(DECISION, business, booking, True, None)
 
 
 def send_rescheduled(business: Business, booking: Booking, token: str) -> None:
     """The news of the booking's new time, with its manage link and an updated .ics."""
-    link = manage_url(token, business)
-    _after_commit(
-        "new time",
-        business,
-        booking,
-        False,
-        lambda mail_from: rescheduled_email(business, booking, link, mail_from),
+    _queue(RESCHEDULED, business, booking, False, manage_url(token, business))
+
+
+def _queue(
+    kind: str, business: Business, booking: Booking, by_staff: bool, link: str | None
+) -> None:
+    enqueue(
+        db.session,
+        kind=kind,
+        recipient=booking.client.email,
+        payload={"business_id": business.id, "booking_id": booking.id, "link": link},
+        business_id=business.id,
+        locale=_language(business, by_staff),
     )
 
 
-def _after_commit(
-    kind: str,
-    business: Business,
-    booking: Booking,
-    by_staff: bool,
-    write: Callable[[str], EmailMessage],
-) -> None:
-    """Write (in the e-mail's language) and send the message once the change is committed."""
+def _load(session: Session, payload: dict) -> tuple[Business, Booking] | None:
+    booking = session.get(Booking, payload["booking_id"])
+    if booking is None or booking.business_id != payload["business_id"]:
+        return None
+    return session.get(Business, booking.business_id), booking
 
-    def send() -> None:
-        try:
-            with _language(business, by_staff):
-                message = write(current_app.config["MAIL_FROM"])
-        except Exception:
-            log.exception("could not write the %s of booking %s", kind, booking.id)
-            return
-        try:
-            current_app.extensions["portal_mail"].send(message)
-        except Exception:
-            # The booking stands even if the mail server is down; the failure is
-            # logged without the message body, which holds a manage link.
-            log.exception("could not send e-mail %r to %s", message["Subject"], message["To"])
 
-    db.after_commit(send)
+def _renderer(
+    write: Callable[[Business, Booking, str | None, str], EmailMessage],
+) -> Callable[[Session, dict], EmailMessage | None]:
+    def render(session: Session, payload: dict) -> EmailMessage | None:
+        loaded = _load(session, payload)
+        if loaded is None:
+            return None
+        business, booking = loaded
+        return write(business, booking, payload["link"], current_app.config["MAIL_FROM"])
+
+    return render
+
+
+renders(CONFIRMATION)(_renderer(confirmation_email))
+renders(CANCELLATION)(_renderer(cancellation_email))
+renders(RESCHEDULED)(_renderer(rescheduled_email))
+renders(DECISION)(
+    _renderer(lambda business, booking, _link, sender: decision_email(business, booking, sender))
+)

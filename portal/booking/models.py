@@ -10,7 +10,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -78,6 +80,11 @@ class Booking(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rescheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     no_show: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The client switched reminders off (from the manage page or an e-mail's link).
+    reminders_off: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The manage token, encrypted (``portal.secret_box``), so the worker can put the
+    #: manage link in reminders; None for bookings made before reminders existed.
+    manage_token_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     client: Mapped[Client] = relationship()
     service: Mapped[Service] = relationship()
@@ -178,3 +185,20 @@ class BookingEvent(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
     kind: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BookingReminder(Base):
+    """A reminder sent (queued) for a booking: at most one per booking, lead time and start.
+
+    The start is part of the key, so a moved booking gets its reminders again
+    for the new time, and a second run of the reminder job finds nothing to do.
+    """
+
+    __tablename__ = "booking_reminders"
+    __table_args__ = (UniqueConstraint("booking_id", "hours_before", "start_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    hours_before: Mapped[int] = mapped_column(Integer)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)

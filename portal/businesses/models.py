@@ -35,6 +35,12 @@ class Business(Base):
     auto_block_after: Mapped[int] = mapped_column(Integer, default=0)
     #: Origins allowed to frame the public pages, one per line ("https://example.com").
     embed_origins: Mapped[str] = mapped_column(Text, default="")
+    #: Where replies to the business's e-mails go (Reply-To); blank: nowhere.
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    #: Client reminders, in hours before the appointment ("24", "48,2"); blank: none.
+    reminder_hours: Mapped[str] = mapped_column(String(16), default="24")
+    #: Minute of the local day the providers' daily agenda goes out; None: no agenda.
+    agenda_minute: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

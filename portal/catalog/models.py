@@ -59,6 +59,10 @@ class Provider(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The staff member who is this provider: they get its booking news and agenda.
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
 
     services: Mapped[list[Service]] = relationship(
         secondary=provider_services, back_populates="providers"

@@ -1,35 +1,391 @@
-"""Queue e-mails on a session; send them only once its transaction commits."""
+"""The durable outbox: a message is a row of the change that causes it; a worker sends it.
+
+``enqueue`` adds the row to the caller's session, so it commits or rolls back
+with the booking (or sign-up, or lock) it tells of: a rolled-back change
+leaves no message, a committed one always has its row, even if the process
+dies the next instant. After the commit the task queue is nudged to deliver
+at once; the worker's sweep finds what a lost nudge left behind.
+
+``deliver_due`` is the worker's step. It claims due rows with a lease (a
+conditional update under the write lock on SQLite, ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL), so two workers never send the same row in one
+attempt; writes each message (in its language, from what the row names),
+sends it and marks it sent right away. A temporary failure is retried with
+exponential backoff and jitter until ``give_up_at``; a permanent one fails
+at once. A worker that dies mid-send leaves its lease to expire, and the row
+is sent again: delivery is at least once, and exactly once unless a worker
+dies between the server's "250" and the mark.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import default
 
-from sqlalchemy import event
+from flask import Flask, current_app
+from flask_babel import force_locale, get_locale
+from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session
 
-from portal.mail.transport import Transport
+from portal.clock import utcnow
+from portal.mail.models import FAILED, PENDING, SENDING, SENT, OutboxMessage
+from portal.mail.transport import DeliveryError, PermanentFailure, TemporaryFailure
+from portal.secret_box import SecretBox, key_material
 
 log = logging.getLogger(__name__)
-_QUEUE_KEY = "portal_outbox"
+
+#: How long a claim keeps other workers off a row (a send takes seconds at most).
+LEASE = timedelta(minutes=5)
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=1)
+_NUDGE_KEY = "portal_outbox_nudge"
+
+Renderer = Callable[[Session, dict], EmailMessage | None]
+_renderers: dict[str, Renderer] = {}
 
 
-def queue_mail(session: Session, transport: Transport, message: EmailMessage) -> None:
-    """Send ``message`` after ``session`` commits; drop it if it rolls back."""
-    session.info.setdefault(_QUEUE_KEY, []).append((transport, message))
+class NothingToSend(Exception):
+    """What the message was about is gone (a purged booking); it is dropped as failed."""
+
+
+def renders(kind: str) -> Callable[[Renderer], Renderer]:
+    """Register the function that writes messages of ``kind`` from their payload."""
+
+    def register(renderer: Renderer) -> Renderer:
+        _renderers[kind] = renderer
+        return renderer
+
+    return register
+
+
+def _box(config) -> SecretBox:
+    return SecretBox(key_material(config), b"portal outbox payloads")
+
+
+def current_language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    recipient: str,
+    payload: dict,
+    business_id: int | None,
+    locale: str | None = None,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
+    """Add a message of ``kind`` to ``session``'s transaction; the worker writes and sends it.
+
+    ``locale`` defaults to the language of the current request.
+    """
+    if kind not in _renderers:
+        raise ValueError(f"no renderer for outbox messages of kind {kind!r}")
+    config = current_app.config
+    now = utcnow()
+    message = OutboxMessage(
+        business_id=business_id,
+        kind=kind,
+        recipient=recipient,
+        subject="",
+        locale=locale or current_language(),
+        payload_sealed=_box(config).seal(json.dumps(payload)),
+        status=PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+        give_up_at=now + timedelta(hours=float(config["MAIL_GIVE_UP_HOURS"])),
+        last_error="",
+        dedupe_key=dedupe_key,
+    )
+    session.add(message)
+    session.info[_NUDGE_KEY] = current_app._get_current_object()
+    return message
 
 
 @event.listens_for(Session, "after_commit")
-def _send_queued(session: Session) -> None:
-    for transport, message in session.info.pop(_QUEUE_KEY, []):
-        try:
-            transport.send(message)
-        except Exception:
-            # The booking stands even if the mail server is down; the failure
-            # is logged without the message body, which holds a manage link.
-            log.exception("could not send e-mail %r to %s", message["Subject"], message["To"])
+def _nudge_worker(session: Session) -> None:
+    app = session.info.pop(_NUDGE_KEY, None)
+    queue = app.extensions.get("portal_queue") if app is not None else None
+    if queue is None:
+        return
+    try:
+        queue.nudge()
+    except Exception:
+        # The rows are committed; the worker's sweep sends them within a minute.
+        log.exception("could not nudge the worker; the sweep will deliver the outbox")
 
 
 @event.listens_for(Session, "after_rollback")
-def _drop_queued(session: Session) -> None:
-    session.info.pop(_QUEUE_KEY, None)
+def _forget_nudge(session: Session) -> None:
+    session.info.pop(_NUDGE_KEY, None)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    kind: str
+    locale: str
+    attempts: int
+    created_at: datetime
+    give_up_at: datetime
+    payload_sealed: bytes | None
+
+
+def deliver_due(app: Flask, *, batch: int = 100) -> DeliveryReport:
+    """Send every message that is due now; return what happened."""
+    database = app.extensions["portal_db"]
+    transport = app.extensions["portal_mail"]
+    report = DeliveryReport()
+    while claims := _claim(database, utcnow(), batch):
+        with transport.connect() as connection:
+            for claim in claims:
+                failure = _deliver(app, database, connection, claim, report)
+                if failure is not None and failure.connection_failed:
+                    connection = _Unreachable(failure)
+        if len(claims) < batch:
+            break
+    return report
+
+
+def _due(now: datetime):
+    return or_(
+        and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
+    )
+
+
+def _claim(database, now: datetime, limit: int) -> list[_Claim]:
+    session = database.writer()
+    with session, session.begin():
+        query = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
+        if session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = session.scalars(query).all()
+        if not ids:
+            return []
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), _due(now))
+            .values(
+                status=SENDING,
+                lease_until=now + LEASE,
+                attempts=OutboxMessage.attempts + 1,
+            )
+        )
+        rows = session.execute(
+            select(
+                OutboxMessage.id,
+                OutboxMessage.kind,
+                OutboxMessage.locale,
+                OutboxMessage.attempts,
+                OutboxMessage.created_at,
+                OutboxMessage.give_up_at,
+                OutboxMessage.payload_sealed,
+            )
+            .where(OutboxMessage.id.in_(ids))
+            .order_by(OutboxMessage.id)
+        ).all()
+        return [_Claim(*row) for row in rows]
+
+
+class _Unreachable:
+    """The rest of a batch once the server could not be reached: each send fails alike,
+    so a server that never answers costs one timeout per batch, not one per message."""
+
+    def __init__(self, error: DeliveryError) -> None:
+        self.error = error
+
+    def send(self, message: EmailMessage) -> None:
+        raise self.error
+
+
+def _deliver(
+    app: Flask, database, connection, claim: _Claim, report: DeliveryReport
+) -> TemporaryFailure | None:
+    """Write and send one claimed message; return the temporary failure, if any."""
+    subject = ""
+    try:
+        message = write_message(app, database, claim.kind, claim.locale, claim.payload_sealed)
+        subject = str(message["Subject"] or "")
+        connection.send(message)
+    except TemporaryFailure as error:
+        _retry_or_fail(database, claim, subject, str(error), report)
+        return error
+    except (PermanentFailure, NothingToSend) as error:
+        _finish(database, claim, status=FAILED, subject=subject, error=str(error))
+        report.failed += 1
+        report.errors.append(str(error))
+    except Exception as error:
+        # A message that cannot be written will not be written on the next try either.
+        log.exception("could not write outbox message %s (%s)", claim.id, claim.kind)
+        _finish(database, claim, status=FAILED, subject=subject, error=f"not written: {error}")
+        report.failed += 1
+        report.errors.append(str(error))
+    else:
+        _finish(database, claim, status=SENT, subject=subject, error="")
+        report.sent += 1
+    return None
+
+
+def write_message(
+    app: Flask, database, kind: str, locale: str, payload_sealed: bytes | None
+) -> EmailMessage:
+    """The message a row stands for, written in its language with links to the public site."""
+    if payload_sealed is None:
+        raise NothingToSend("the message has no content left to send")
+    payload = json.loads(_box(app.config).open(payload_sealed))
+    with (
+        app.test_request_context(base_url=app.config["BASE_URL"]),
+        force_locale(locale),
+        database.reader() as session,
+    ):
+        message = _renderers[kind](session, payload)
+    if message is None:
+        raise NothingToSend("what the message was about no longer exists")
+    return message
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff (1, 2, 4 … minutes, at most an hour), with ±25 % jitter."""
+    base = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+    return base * random.uniform(0.75, 1.25)  # noqa: S311 (spreading retries, not a secret)
+
+
+def _retry_or_fail(
+    database, claim: _Claim, subject: str, error: str, report: DeliveryReport
+) -> None:
+    next_attempt = utcnow() + retry_delay(claim.attempts)
+    if next_attempt > claim.give_up_at:
+        _finish(database, claim, status=FAILED, subject=subject, error=f"gave up: {error}")
+        report.failed += 1
+    else:
+        _finish(database, claim, status=PENDING, subject=subject, error=error, retry=next_attempt)
+        report.retried += 1
+    report.errors.append(error)
+
+
+def _finish(
+    database,
+    claim: _Claim,
+    *,
+    status: str,
+    subject: str,
+    error: str,
+    retry: datetime | None = None,
+) -> None:
+    """Record the outcome of this worker's attempt (only while its claim still stands)."""
+    values: dict[str, object] = {
+        "status": status,
+        "lease_until": None,
+        "last_error": error[:500],
+    }
+    if subject:
+        values["subject"] = subject[:300]
+    if status == SENT:
+        values.update(sent_at=utcnow(), payload_sealed=None)
+    if retry is not None:
+        values["next_attempt_at"] = retry
+    session = database.writer()
+    with session, session.begin():
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == claim.id,
+                OutboxMessage.status == SENDING,
+                OutboxMessage.attempts == claim.attempts,
+            )
+            .values(**values)
+        )
+
+
+def resend(session: Session, business_id: int, message_id: int) -> OutboxMessage | None:
+    """Queue a failed message of the business again, with a fresh give-up time."""
+    message = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.business_id == business_id,
+            OutboxMessage.status == FAILED,
+        )
+    )
+    if message is None or message.payload_sealed is None:
+        return None
+    now = utcnow()
+    message.status = PENDING
+    message.next_attempt_at = now
+    message.give_up_at = now + timedelta(hours=float(current_app.config["MAIL_GIVE_UP_HOURS"]))
+    message.last_error = ""
+    session.info[_NUDGE_KEY] = current_app._get_current_object()
+    return message
+
+
+def failed_messages(session: Session, business_id: int) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.business_id == business_id, OutboxMessage.status == FAILED)
+            .order_by(OutboxMessage.created_at.desc())
+        )
+    )
+
+
+def has_failed_messages(session: Session, business_id: int) -> bool:
+    return (
+        session.scalar(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.business_id == business_id, OutboxMessage.status == FAILED)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def forget_sent(session: Session, before: datetime) -> int:
+    """Delete the rows of messages sent before ``before`` (they hold no content any more)."""
+    rows = session.execute(
+        OutboxMessage.__table__.delete().where(
+            OutboxMessage.status == SENT, OutboxMessage.sent_at < before
+        )
+    )
+    return rows.rowcount or 0
+
+
+@renders("prerendered")
+def _prerendered(_session: Session, payload: dict) -> EmailMessage:
+    """A message written when it was queued (account e-mails: cheap, and not about a booking)."""
+    return message_from_bytes(
+        base64.b64decode(payload["mime"]), _class=EmailMessage, policy=default
+    )
+
+
+def enqueue_written(
+    session: Session, message: EmailMessage, *, business_id: int | None
+) -> OutboxMessage:
+    """Queue a message already written; its subject shows on the failed-messages page at once."""
+    row = enqueue(
+        session,
+        kind="prerendered",
+        recipient=str(message["To"]),
+        payload={"mime": base64.b64encode(bytes(message)).decode()},
+        business_id=business_id,
+    )
+    row.subject = str(message["Subject"] or "")[:300]
+    return row

@@ -1,26 +1,21 @@
 """The purge as a job: every business with clean history on, under the job lock.
 
-Run from ``portal purge-history`` (cron, a systemd timer) or, with
-``PORTAL_SCHEDULER=on``, once a day from a background thread of the app.
+Run once a day by the worker (``portal worker``), or from ``portal purge-history``
+(cron, a systemd timer) where no worker runs.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from flask import Flask
 from flask_babel import force_locale
 
 from portal.businesses.models import Business
-from portal.clock import utcnow
-from portal.jobs.locks import JobLocked, job_lock
+from portal.jobs.locks import job_lock
 from portal.retention import service as retention
 
 PURGE_JOB = "purge-history"
-log = logging.getLogger(__name__)
 
 
 class NoSuchBusiness(retention.RetentionError):
@@ -58,33 +53,3 @@ def run_purge(
                 )
             )
         return results
-
-
-SCHEDULER_INTERVAL_SECONDS = 24 * 3600
-
-
-def start_scheduler(
-    app: Flask, *, interval: float = SCHEDULER_INTERVAL_SECONDS
-) -> threading.Thread:
-    """Run the purge every ``interval`` seconds in a daemon thread of this process.
-
-    Several processes may each run one: the job lock lets one purge at a time
-    and the others skip that round.
-    """
-    database = app.extensions["portal_db"]
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                for result in run_purge(database, utcnow()):
-                    log.info("purged %s bookings of %s", result.bookings, result.slug)
-            except JobLocked:
-                log.info("purge skipped: another run holds the lock")
-            except Exception:
-                log.exception("scheduled purge failed")
-
-    thread = threading.Thread(target=loop, name="portal-scheduler", daemon=True)
-    thread.stop = stop  # type: ignore[attr-defined]
-    thread.start()
-    return thread
