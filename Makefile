@@ -27,7 +27,10 @@ export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	$(BIN)/portal db upgrade
 	$(BIN)/portal demo
-	@echo "Serving the demo on http://127.0.0.1:$(PORT)/b/demo/"
+	@echo "Serving the demo on http://127.0.0.1:$(PORT)/b/demo/ (e-mails: instance/outbox)"
+	@# The worker (e-mail, reminders, purges) runs beside gunicorn; Ctrl-C stops both.
+	trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/portal worker & \
 	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 # The suite runs twice: on the embedded SQLite, then on a PostgreSQL server the

@@ -85,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.embedding.views import blueprint as embedding
     from portal.giftcards.views import blueprint as giftcards
     from portal.hipaa.views import blueprint as hipaa
+    from portal.messages.views import blueprint as messages
     from portal.policies.admin_views import blueprint as policies_admin
     from portal.policies.views import blueprint as policies
     from portal.retention.views import blueprint as retention
@@ -110,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_views)
     app.register_blueprint(retention)
     app.register_blueprint(giftcards)
+    app.register_blueprint(messages)
     register_error_handlers(app)
 
 

@@ -153,11 +153,10 @@ class Database:
 
     One request, one transaction, committed in one place: after the view (or a
     request hook that answers instead of it) returns, ``_finish`` writes what
-    ``record`` was given, commits, then runs the work ``after_commit`` was
-    given (sending e-mail). A view or hook that raises leaves nothing but what
-    ``record`` was given: the transaction is rolled back before the error page
-    is rendered. Views and
-    hooks never call ``commit()`` or ``rollback()``; domain functions flush and
+    ``record`` was given and commits; e-mails are outbox rows of the same
+    transaction (``portal.mail.outbox``). A view or hook that raises leaves
+    nothing but what ``record`` was given: the transaction is rolled back
+    before the error page is rendered. Views and hooks never call ``commit()`` or ``rollback()``; domain functions flush and
     raise, and a refusal that must leave a trace (a late cancellation) is
     recorded by the domain and returned as a page, not raised.
 
@@ -232,14 +231,6 @@ class Database:
         """
         g.setdefault("db_records", []).append(write)
 
-    def after_commit(self, job: Callable[[], object]) -> None:
-        """Run ``job`` once the request's changes are committed (and never if they are not).
-
-        For e-mail: it may read (in a deferred transaction, so it holds no write
-        lock) but what it writes is rolled back when the session closes.
-        """
-        g.setdefault("db_after_commit", []).append(job)
-
     def _unit_of_work(self, step: Callable[[], object]):
         try:
             return step()
@@ -266,7 +257,6 @@ class Database:
 
     def _finish(self, answer):
         records = g.pop("db_records", [])
-        jobs = g.pop("db_after_commit", [])
         session = g.get("db_session")
         if session is None and not records:
             return answer
@@ -284,18 +274,11 @@ class Database:
                 self._write_despite_failure(records)
             raise
         self._read_from_now_on()
-        for job in jobs:
-            try:
-                job()
-            except Exception:
-                # The changes stand; the operator sees what did not follow them.
-                log.exception("work after the commit failed")
         return answer
 
     @staticmethod
     def _read_from_now_on() -> None:
-        """What reads after the unit of work (error pages, after-commit jobs, after-request
-        hooks) begins deferred: it must not take the write lock again, and what it might
+        """What reads after the unit of work (error pages, after-request hooks) begins deferred: it must not take the write lock again, and what it might
         write is rolled back when the session closes."""
         session = g.get("db_session")
         if session is not None and _declared_writer():
@@ -304,7 +287,6 @@ class Database:
     @staticmethod
     def _discard() -> None:
         g.pop("db_records", None)
-        g.pop("db_after_commit", None)
         session = g.get("db_session")
         if session is not None:
             session.rollback()

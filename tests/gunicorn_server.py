@@ -87,3 +87,36 @@ class Gunicorn:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         self.log.unlink(missing_ok=True)
         return text
+
+
+class Worker:
+    """``portal worker`` as its own process (delivers the outbox, runs periodic jobs)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.log = Path(tempfile.mkstemp(prefix="portal-worker-", suffix=".log")[1])
+
+    def start(self) -> Worker:
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [str(GUNICORN.with_name("portal")), "worker", "--threads", "1"],
+                env=self.env,
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def stop(self) -> str:
+        """Stop the worker (SIGTERM: it finishes its task first); return its log."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        self.log.unlink(missing_ok=True)
+        return text

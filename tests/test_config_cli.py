@@ -114,8 +114,26 @@ def test_defaults_keep_data_in_the_instance_folder(tmp_path):
     config = load_config({"PORTAL_INSTANCE_PATH": str(tmp_path)})
     assert config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'portal.db'}"
     assert config["OUTBOX_PATH"] == str(tmp_path / "outbox")
+    assert config["TASKS_PATH"] == str(tmp_path / "tasks.db")
+    assert config["REDIS_URL"] == ""
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["MAIL_GIVE_UP_HOURS"] == 24
     assert config["SESSION_COOKIE_HTTPONLY"] is True
     assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_one_redis_serves_the_task_queue_and_the_rate_limits(tmp_path):
+    config = load_config(
+        {"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_REDIS_URL": "redis://127.0.0.1:6379/1"}
+    )
+    assert config["REDIS_URL"] == "redis://127.0.0.1:6379/1"
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/1"
+
+
+@pytest.mark.parametrize("hours", ["0", "-3", "soon", "400"])
+def test_a_give_up_time_out_of_range_is_refused(tmp_path, hours):
+    with pytest.raises(ConfigError, match="PORTAL_MAIL_GIVE_UP_HOURS"):
+        load_config({"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_MAIL_GIVE_UP_HOURS": hours})
 
 
 def test_variables_without_the_portal_prefix_are_ignored(tmp_path):
@@ -330,6 +348,8 @@ def test_create_business_says_which_option_is_missing(cli):
         (("db", "upgrade", "--help"), "Apply the schema migrations"),
         (("demo", "--help"), "Load the demo business"),
         (("create-business", "--help"), "Create a new, empty business."),
+        (("worker", "--help"), "Deliver the outbox and run the periodic jobs"),
+        (("outbox", "deliver", "--help"), "Send every message that is due now"),
         (("--help",), "db"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.policy
 from datetime import timedelta
 from pathlib import Path
 
@@ -106,9 +107,9 @@ def test_complete_booking_records_consents_and_sends_confirmation(app, client, s
     assert page.headers["Referrer-Policy"] == "no-referrer"
 
     [sent] = outbox(app)
-    message = email.message_from_bytes(sent.read_bytes())
+    message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
     assert message["To"] == "Mia Example <mia@example.com>"
-    body = message.get_payload()[0].get_payload(decode=True).decode()
+    body = message.get_body(("plain",)).get_content()
     assert f"http://portal.test{manage_path}" in body
     ics = message.get_payload()[1]
     assert ics.get_content_type() == "text/calendar"

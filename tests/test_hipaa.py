@@ -209,7 +209,7 @@ def test_every_staff_sign_in_is_emailed_in_hipaa_mode(app, client, session, salo
     )
     notices = [m for m in mails(app) if m["Subject"].startswith("New sign-in")]
     assert len(notices) == 1
-    body = notices[0].get_content()
+    body = notices[0].get_body(("plain",)).get_content()
     assert notices[0]["To"].addresses[0].addr_spec == STAFF_EMAIL
     assert "203.0.113.7" in body
     assert "TestBrowser/9.1" in body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.policy
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -160,10 +161,10 @@ def test_the_client_gets_an_updated_calendar_entry_by_e_mail(app, client, salon)
     assert move(client, manage_path, TWO_PM).status_code == 303
 
     confirmation, moved = outbox(app)
-    message = email.message_from_bytes(moved.read_bytes())
+    message = email.message_from_bytes(moved.read_bytes(), policy=email.policy.default)
     assert message["To"] == "Mia Example <mia@example.com>"
     assert message["Subject"] == "Booking moved: Haircut, 03 Mar 2026 14:00"
-    body = message.get_payload()[0].get_payload(decode=True).decode()
+    body = message.get_body(("plain",)).get_content()
     assert "Tuesday, 03 March 2026, 14:00" in body
     assert f"http://portal.test{manage_path}" in body
 

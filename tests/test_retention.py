@@ -393,3 +393,16 @@ def test_cli_export_writes_the_same_rows(app, session, history, tmp_path):
         export_history, ["--business", "nope", "--out", str(out)]
     )
     assert unknown.exit_code == 1
+
+
+def test_the_workers_nightly_purge_runs_under_the_job_lock(app, session, history, clock, caplog):
+    from portal.jobs.locks import job_lock
+
+    caplog.set_level("INFO", logger="portal.jobs.queue")
+    run = app.extensions["portal_queue"].periodic_jobs["purge-history"]
+    with job_lock(portal_db.engine, "worker-purge-history"):  # another host's worker runs it
+        run()
+    assert "purge-history skipped: another worker holds its lock" in caplog.text
+    assert count(session, Booking) == 2
+    run()
+    assert count(session, Booking) == 1

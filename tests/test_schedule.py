@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.policy
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -56,12 +57,14 @@ def audit_kinds(session) -> list[str]:
 
 
 def mails(app):
-    return [email.message_from_bytes(path.read_bytes()) for path in outbox(app)]
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in outbox(app)
+    ]
 
 
 def body_of(message) -> str:
-    part = message.get_payload()[0] if message.is_multipart() else message
-    return part.get_payload(decode=True).decode()
+    return message.get_body(("plain",)).get_content()
 
 
 def section(html: str, heading_id: str) -> str:

@@ -1,13 +1,14 @@
 """One transaction per request, committed in one place (``portal.db.Database``).
 
 A probe blueprint stands in for a view: it writes a client row and then
-returns, raises, records or queues work after the commit, and the tests look
+returns, raises, records or queues an e-mail in the outbox, and the tests look
 at what the database holds afterwards from a session of their own.
 """
 
 from __future__ import annotations
 
 import re
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from sqlalchemy import event, func, select
 from portal.clients.models import Client
 from portal.db import writes
 from portal.extensions import db as portal_db
+from portal.mail.models import OutboxMessage
+from portal.mail.outbox import enqueue_written
 
 PORTAL = Path(__file__).resolve().parent.parent / "portal"
 
@@ -26,7 +29,6 @@ def probe(app, salon):
     """Views that each add one client called ``name`` and then end in their own way."""
     blueprint = Blueprint("probe", __name__, url_prefix="/probe")
     business_id = salon.business.id
-    after_commit_saw: list[int] = []
 
     def add(name: str) -> None:
         portal_db.session.add(Client(business_id=business_id, name=name, email=f"{name}@x.test"))
@@ -61,31 +63,31 @@ def probe(app, salon):
         portal_db.record(lambda session: add_with(session, name))
         abort(404)
 
+    def queue_mail(name: str) -> None:
+        message = EmailMessage()
+        message["To"] = f"{name}@x.test"
+        message["Subject"] = f"Hello {name}"
+        message.set_content("Hello")
+        enqueue_written(portal_db.session, message, business_id=business_id)
+
     @blueprint.post("/mails/<name>")
     @writes
     def mails(name):
         add(name)
-        portal_db.after_commit(lambda: after_commit_saw.append(count_elsewhere(app, name)))
+        queue_mail(name)
         return "ok"
 
     @blueprint.post("/mails-then-raises/<name>")
     @writes
     def mails_then_raises(name):
         add(name)
-        portal_db.after_commit(lambda: after_commit_saw.append(-1))
+        queue_mail(name)
         abort(409)
 
     def add_with(session, name):
         session.add(Client(business_id=business_id, name=name, email=f"{name}@x.test"))
 
     app.register_blueprint(blueprint)
-    return after_commit_saw
-
-
-def count_elsewhere(app, name: str) -> int:
-    """How many clients called ``name`` a separate connection sees (committed rows only)."""
-    with portal_db.reader() as other:
-        return other.scalar(select(func.count()).where(Client.name == name))
 
 
 def stored(session, name: str) -> int:
@@ -141,16 +143,21 @@ def test_what_a_failing_request_recorded_stands(app, client, session, probe):
     assert stored(session, "emil") == 1
 
 
-def test_work_after_the_commit_sees_the_committed_change(app, client, probe):
+def queued_to(session, name: str) -> int:
+    session.rollback()
+    return session.scalar(select(func.count()).where(OutboxMessage.recipient == f"{name}@x.test"))
+
+
+def test_a_message_queued_by_a_view_commits_with_its_change(app, client, session, probe):
     csrf_free(app)
     assert client.post("/probe/mails/fritz").status_code == 200
-    assert probe == [1]
+    assert (stored(session, "fritz"), queued_to(session, "fritz")) == (1, 1)
 
 
-def test_work_after_the_commit_never_runs_when_the_view_raises(app, client, probe):
+def test_a_message_queued_by_a_view_that_raises_goes_with_its_change(app, client, session, probe):
     csrf_free(app)
     assert client.post("/probe/mails-then-raises/gina").status_code == 409
-    assert probe == []
+    assert (stored(session, "gina"), queued_to(session, "gina")) == (0, 0)
 
 
 def test_every_view_that_accepts_a_post_is_declared_as_writing(app):

@@ -61,19 +61,21 @@ def upgrade() -> None:
         sa.Column("queued_at", UTCDateTime(), nullable=False),
         sa.UniqueConstraint("booking_id", "hours_before", "start_at"),
     )
-    with op.batch_alter_table("businesses") as batch:
-        batch.add_column(
-            sa.Column("contact_email", sa.String(254), nullable=False, server_default="")
-        )
-        batch.add_column(
-            sa.Column("reminder_hours", sa.String(16), nullable=False, server_default="24")
-        )
-        batch.add_column(sa.Column("agenda_minute", sa.Integer(), nullable=True))
-    with op.batch_alter_table("bookings") as batch:
-        batch.add_column(
-            sa.Column("reminders_off", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(sa.Column("manage_token_sealed", sa.LargeBinary(), nullable=True))
+    # Plain ADD COLUMN, not batch mode: on SQLite batch mode copies the table, which
+    # would drop the bookings' no-overlap triggers (revision a8c1e0000008).
+    op.add_column(
+        "businesses", sa.Column("contact_email", sa.String(254), nullable=False, server_default="")
+    )
+    op.add_column(
+        "businesses",
+        sa.Column("reminder_hours", sa.String(16), nullable=False, server_default="24"),
+    )
+    op.add_column("businesses", sa.Column("agenda_minute", sa.Integer(), nullable=True))
+    op.add_column(
+        "bookings",
+        sa.Column("reminders_off", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("bookings", sa.Column("manage_token_sealed", sa.LargeBinary(), nullable=True))
     with op.batch_alter_table("providers") as batch:
         batch.add_column(sa.Column("staff_user_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
@@ -83,16 +85,16 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
-    with op.batch_alter_table("staff_users") as batch:
-        batch.add_column(sa.Column("notify_scope", sa.String(8), nullable=True))
-        batch.add_column(
-            sa.Column(
-                "notify_events",
-                sa.String(64),
-                nullable=False,
-                server_default="new,moved,cancelled,pending",
-            )
-        )
+    op.add_column("staff_users", sa.Column("notify_scope", sa.String(8), nullable=True))
+    op.add_column(
+        "staff_users",
+        sa.Column(
+            "notify_events",
+            sa.String(64),
+            nullable=False,
+            server_default="new,moved,cancelled,pending",
+        ),
+    )
 
 
 def downgrade() -> None:
@@ -102,9 +104,9 @@ def downgrade() -> None:
     with op.batch_alter_table("providers") as batch:
         batch.drop_constraint("fk_providers_staff_user_id", type_="foreignkey")
         batch.drop_column("staff_user_id")
-    with op.batch_alter_table("bookings") as batch:
-        batch.drop_column("manage_token_sealed")
-        batch.drop_column("reminders_off")
+    # SQLite (3.35+) drops a column in place, keeping the bookings' triggers.
+    op.drop_column("bookings", "manage_token_sealed")
+    op.drop_column("bookings", "reminders_off")
     with op.batch_alter_table("businesses") as batch:
         batch.drop_column("agenda_minute")
         batch.drop_column("reminder_hours")

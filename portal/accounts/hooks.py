@@ -41,6 +41,9 @@ class AccountHooks:
     #: ``check()`` before the staff account pages: a redirect to a step the signed-in
     #: user must take first (a new password, 2FA enrolment), or None.
     pending_steps: list[Callable[[], object | None]] = field(default_factory=list)
+    #: ``check(session, business_id)``: whether the business's account e-mails to clients
+    #: must not name the client (HIPAA mode); any True leaves the name out.
+    private_mail: list[Callable[[Session, int], bool]] = field(default_factory=list)
 
 
 def init_app(app: Flask) -> AccountHooks:
@@ -75,6 +78,18 @@ def acting_staff(principal) -> object | None:
 def staff_signed_in(user: StaffUser, now: datetime, origin: Origin) -> None:
     for notify in account_hooks().after_staff_sign_in:
         notify(user, now, origin)
+
+
+def register_private_mail(check: Callable[[Session, int], bool], app: Flask | None = None) -> None:
+    """Let ``check(session, business_id)`` say a business's client e-mails name no client."""
+    account_hooks(app).private_mail.append(check)
+
+
+def mail_is_private(session: Session, business_id: int | None) -> bool:
+    """Whether an e-mail to a client of the business must leave the client's name out."""
+    if business_id is None:
+        return False
+    return any(check(session, business_id) for check in account_hooks().private_mail)
 
 
 def pending_step():

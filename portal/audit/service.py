@@ -51,6 +51,7 @@ CLIENT_EXPORTED = "client.exported"
 CLIENT_ERASED = "client.erased"
 GIFT_CARD_ISSUED = "giftcard.issued"
 GIFT_CARD_REDEEMED = "giftcard.redeemed"
+MESSAGE_RESENT = "message.resent"
 
 KINDS = (
     SIGNIN_SUCCESS,
@@ -92,6 +93,7 @@ KINDS = (
     CLIENT_ERASED,
     GIFT_CARD_ISSUED,
     GIFT_CARD_REDEEMED,
+    MESSAGE_RESENT,
 )
 
 #: What the audit page calls each kind. English shows the kind itself (as the CSV
@@ -136,6 +138,7 @@ KIND_LABELS = {
     CLIENT_ERASED: _l("client.erased"),
     GIFT_CARD_ISSUED: _l("giftcard.issued"),
     GIFT_CARD_REDEEMED: _l("giftcard.redeemed"),
+    MESSAGE_RESENT: _l("message.resent"),
 }
 
 #: Who acted, when no e-mail address names them.

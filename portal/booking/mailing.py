@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from flask import current_app, url_for
 from sqlalchemy.orm import Session
 
+from portal.booking import business_news
 from portal.booking.models import Booking
 from portal.booking.notifications import (
     cancellation_email,
@@ -52,21 +53,25 @@ def send_confirmation(business: Business, booking: Booking, token: str) -> None:
     _queue(
         CONFIRMATION, business, booking, booking.created_by == "staff", manage_url(token, business)
     )
+    business_news.booked(business, booking)
 
 
 def send_cancellation(business: Business, booking: Booking, link_url: str | None) -> None:
     """The cancellation; ``link_url`` is where the client sees the booking, if known."""
     _queue(CANCELLATION, business, booking, booking.cancelled_by == "staff", link_url)
+    business_news.cancelled(business, booking)
 
 
 def send_decision(business: Business, booking: Booking) -> None:
     """The news that staff approved or declined a booking request."""
     _queue(DECISION, business, booking, True, None)
+    business_news.decided(business, booking)
 
 
 def send_rescheduled(business: Business, booking: Booking, token: str) -> None:
     """The news of the booking's new time, with its manage link and an updated .ics."""
     _queue(RESCHEDULED, business, booking, False, manage_url(token, business))
+    business_news.moved(business, booking)
 
 
 def _queue(

@@ -1,12 +1,15 @@
-"""Confirmation and cancellation e-mails, each with an .ics attachment."""
+"""A client's booking e-mails: text and HTML (mail/layout.html), each with an .ics attached.
+
+Built with ``portal.mail.compose``: from the business's name at the portal's
+sending address, replies to the business's contact address.
+"""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
 
 from babel.dates import format_date
-from flask import render_template
+from flask import url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from icalendar import Calendar, Event
@@ -16,9 +19,11 @@ from portal.booking.models import CONFIRMED, PENDING, Booking
 from portal.booking.service import times_rescheduled
 from portal.businesses.models import Business
 from portal.hipaa.service import phi_free
+from portal.mail.compose import attach_calendar, business_sender, compose, render_parts
+from portal.web.urls import absolute_url
 
 
-def _calendar(
+def calendar_file(
     business: Business, booking: Booking, manage_url: str | None, *, cancelled: bool
 ) -> bytes:
     """An iCalendar file; without ``manage_url`` (unknown after booking) it names no link."""
@@ -67,6 +72,15 @@ def _when(business: Business, booking: Booking) -> str:
     return f"{format_date(start.date(), pattern, locale=language)} {start:%H:%M}"
 
 
+def calendar_url(manage_url: str) -> str:
+    """The .ics download of the booking whose manage page is ``manage_url``.
+
+    The route (``booking.calendar_download``) sits right under the manage page, so
+    the address follows from the link an outbox row holds, without its token.
+    """
+    return f"{manage_url}/booking.ics"
+
+
 def _attach_calendar(
     message: EmailMessage,
     business: Business,
@@ -76,12 +90,11 @@ def _attach_calendar(
     cancelled: bool,
 ) -> None:
     """Attach the booking's .ics: PUBLISH for a booking that stands, CANCEL for one that went."""
-    message.add_attachment(
-        _calendar(business, booking, manage_url, cancelled=cancelled),
-        maintype="text",
-        subtype="calendar",
+    attach_calendar(
+        message,
+        calendar_file(business, booking, manage_url, cancelled=cancelled),
+        method="CANCEL" if cancelled else "PUBLISH",
         filename="cancellation.ics" if cancelled else "booking.ics",
-        params={"method": "CANCEL" if cancelled else "PUBLISH"},
     )
 
 
@@ -90,22 +103,33 @@ def _what(business: Business, booking: Booking) -> str:
     return business.name if phi_free(business) else booking.service.name
 
 
-def _body(template: str, **context) -> str:
-    """The text of a client e-mail; in HIPAA mode one that names only time, business, link."""
-    if phi_free(context["business"]):
-        return render_template("hipaa/email/booking_notice.txt", template=template, **context)
-    return render_template(template, **context)
+def _book_again_url(business: Business) -> str:
+    return absolute_url(url_for("booking.list_services", slug=business.slug))
 
 
-def _message(business: Business, booking: Booking, sender: str, subject: str) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = sender
-    # In HIPAA mode no message names the client, not even in the address line.
-    name = "" if phi_free(business) else booking.client.name
-    message["To"] = formataddr((name, booking.client.email))
-    message["Message-ID"] = make_msgid(domain="portal.invalid")
-    return message
+def _message(
+    business: Business, booking: Booking, sender: str, subject: str, template: str, **context
+) -> EmailMessage:
+    """The e-mail in both parts; in HIPAA mode one that names only time, business, link.
+
+    In HIPAA mode no part names the client or the service, nor does the
+    address line; the HTML part is the HIPAA notice's too.
+    """
+    private = phi_free(business)
+    context.update(business=business, booking=booking, brand=business.name, template=template)
+    text, html = render_parts(
+        "hipaa/email/booking_notice" if private else template.removesuffix(".txt"), **context
+    )
+    name, address = business_sender(business, sender)
+    return compose(
+        sender_name=name,
+        sender_address=address,
+        to=("" if private else booking.client.name, booking.client.email),
+        subject=subject,
+        text=text,
+        html=html,
+        reply_to=business.contact_email or None,
+    )
 
 
 def confirmation_email(
@@ -117,14 +141,14 @@ def confirmation_email(
         subject = _("Booking requested: %(what)s, %(when)s", what=what, when=when)
     else:
         subject = _("Booking confirmed: %(what)s, %(when)s", what=what, when=when)
-    message = _message(business, booking, sender, subject)
-    message.set_content(
-        _body(
-            "booking/email/confirmation.txt",
-            business=business,
-            booking=booking,
-            manage_url=manage_url,
-        )
+    message = _message(
+        business,
+        booking,
+        sender,
+        subject,
+        "booking/email/confirmation.txt",
+        manage_url=manage_url,
+        calendar_url=calendar_url(manage_url),
     )
     _attach_calendar(message, business, booking, manage_url, cancelled=False)
     return message
@@ -139,8 +163,14 @@ def cancellation_email(
         what=_what(business, booking),
         when=_when(business, booking),
     )
-    message = _message(business, booking, sender, subject)
-    message.set_content(_body("booking/email/cancellation.txt", business=business, booking=booking))
+    message = _message(
+        business,
+        booking,
+        sender,
+        subject,
+        "booking/email/cancellation.txt",
+        book_again_url=_book_again_url(business),
+    )
     _attach_calendar(message, business, booking, manage_url, cancelled=True)
     return message
 
@@ -153,13 +183,13 @@ def decision_email(business: Business, booking: Booking, sender: str) -> EmailMe
         subject = _("Booking confirmed: %(what)s, %(when)s", what=what, when=when)
     else:
         subject = _("Booking declined: %(what)s, %(when)s", what=what, when=when)
-    message = _message(business, booking, sender, subject)
-    message.set_content(
-        _body(
-            "booking/email/approved.txt" if approved else "booking/email/declined.txt",
-            business=business,
-            booking=booking,
-        )
+    message = _message(
+        business,
+        booking,
+        sender,
+        subject,
+        "booking/email/approved.txt" if approved else "booking/email/declined.txt",
+        book_again_url=None if approved else _book_again_url(business),
     )
     _attach_calendar(message, business, booking, None, cancelled=not approved)
     return message
@@ -174,14 +204,14 @@ def rescheduled_email(
         what=_what(business, booking),
         when=_when(business, booking),
     )
-    message = _message(business, booking, sender, subject)
-    message.set_content(
-        _body(
-            "booking/email/rescheduled.txt",
-            business=business,
-            booking=booking,
-            manage_url=manage_url,
-        )
+    message = _message(
+        business,
+        booking,
+        sender,
+        subject,
+        "booking/email/rescheduled.txt",
+        manage_url=manage_url,
+        calendar_url=calendar_url(manage_url),
     )
     _attach_calendar(message, business, booking, manage_url, cancelled=False)
     return message

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import exists, func, select
@@ -37,6 +38,7 @@ from portal.clients.service import (
 from portal.giftcards import service as giftcards
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
 from portal.policies.service import current_policy, current_terms
+from portal.secret_box import SecretBox, key_material
 from portal.tokens import hash_token, new_manage_token
 
 
@@ -368,6 +370,7 @@ def book(
         ip_address=consents.ip_address[:45],
         price_cents=service.price_cents,
         manage_token_hash=token_hash,
+        manage_token_sealed=seal_manage_token(token),
         policy_version=consents.policy,
         created_at=now,
     )
@@ -392,6 +395,32 @@ def book(
     session.add(booking)
     _flush_or_taken(session, start)
     return booking, token
+
+
+#: What manage tokens are sealed for: the worker opens them to put the link in reminders.
+MANAGE_TOKEN_PURPOSE = b"portal manage tokens"
+
+
+def seal_manage_token(token: str) -> bytes | None:
+    """``token`` encrypted with the app's key (the hash alone cannot give the link back).
+
+    None outside an app (domain tests call ``book`` bare): the booking is then
+    like one made before reminders existed, whose reminders carry no link.
+    """
+    if not has_app_context():
+        return None
+    return SecretBox(key_material(current_app.config), MANAGE_TOKEN_PURPOSE).seal(token)
+
+
+def open_manage_token(booking: Booking) -> str | None:
+    """The booking's manage token, or None when it was never sealed or the key has changed."""
+    if booking.manage_token_sealed is None:
+        return None
+    box = SecretBox(key_material(current_app.config), MANAGE_TOKEN_PURPOSE)
+    try:
+        return box.open(booking.manage_token_sealed)
+    except ValueError:
+        return None
 
 
 def find_booking_by_token(

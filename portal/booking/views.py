@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal.accounts.current import signed_in_client
 from portal.accounts.service import accounts_enabled
-from portal.booking import mailing
+from portal.booking import mailing, reminders
 from portal.booking import service as booking_service
 from portal.booking.availability import BookingWindow, calendar
+from portal.booking.notifications import calendar_file
 from portal.booking.pages import (
     DETAILS,
     DONE,
@@ -21,7 +23,7 @@ from portal.booking.pages import (
 from portal.booking.params import day_in_window, provider_choice, service_or_404
 from portal.clock import utcnow
 from portal.db import writes
-from portal.extensions import db, limiter
+from portal.extensions import csrf, db, limiter
 from portal.giftcards.service import GiftCardError
 from portal.web.security import no_referrer
 from portal.web.tenancy import bind_business, current_business
@@ -151,3 +153,70 @@ def _managed_booking(business, token: str, now=None):
     if booking is None:
         abort(404, description=INVALID_LINK)
     return booking
+
+
+# Reminders: the manage page's switch, and the one-click address in each reminder.
+
+
+@blueprint.app_template_global("reminder_switch_shown")
+def _reminder_switch_shown(business, booking, now) -> bool:
+    return reminders.switch_shown(business, booking, now)
+
+
+@blueprint.post("/manage/<token>/reminders")
+@writes
+@no_referrer
+@limiter.limit(_booking_rate_limit)
+def switch_reminders(token: str):
+    booking = _managed_booking(current_business(), token)
+    try:
+        reminders.switch_reminders(booking, reminders.parse_switch(request.form.get("reminders")))
+    except ValueError:
+        abort(400, description=_("Choose whether you want reminders: on or off."))
+    return redirect(url_for("booking.manage", token=token, _anchor="reminders"), code=303)
+
+
+def _one_click(view):
+    """RFC 8058: the mail provider posts without cookies, so without a CSRF token; the
+    manage token in the address is the credential. The address is a secret: no referrer."""
+    view.referrer_policy = "no-referrer"
+    return csrf.exempt(view)
+
+
+@blueprint.get("/manage/<token>/unsubscribe")
+@no_referrer
+def unsubscribe_page(token: str):
+    business = current_business()
+    booking = _managed_booking(business, token)
+    return render_template("booking/unsubscribe.html", business=business, booking=booking)
+
+
+@blueprint.post("/manage/<token>/unsubscribe")
+@writes
+@_one_click
+@limiter.limit(_booking_rate_limit)
+def unsubscribe(token: str):
+    if request.form.get("List-Unsubscribe") != "One-Click":
+        abort(400, description=_("To switch reminders off, use the button on this page."))
+    business = current_business()
+    booking = _managed_booking(business, token)
+    reminders.switch_reminders(booking, on=False)
+    return render_template("booking/unsubscribe.html", business=business, booking=booking)
+
+
+# "Add to calendar" in the booking e-mails: the booking's .ics, as the e-mails attach it.
+
+
+@blueprint.get("/manage/<token>/booking.ics")
+@no_referrer
+def calendar_download(token: str):
+    business = current_business()
+    booking = _managed_booking(business, token)
+    ics = calendar_file(
+        business, booking, mailing.manage_url(token), cancelled=not booking.is_active
+    )
+    return current_app.response_class(
+        ics,
+        content_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="booking.ics"'},
+    )

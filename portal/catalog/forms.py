@@ -17,12 +17,20 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, StopValidation, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput, TimeInput
 
 from portal.catalog import service as catalog
 from portal.catalog.models import Provider, Service
-from portal.web.forms import strip_blanks
+from portal.web.forms import EMAIL_MAX_LENGTH, EMAIL_TOO_LONG, strip_blanks
 from portal.web.lazy_text import lazy_text as _l
 
 PRICE_PATTERN = re.compile(r"(\d{1,7})(?:[.,](\d{1,2}))?\Z")
@@ -146,6 +154,28 @@ def _in(limit: catalog.Limit) -> NumberRange:
     return NumberRange(limit.low, limit.high, limit.message)
 
 
+#: The client reminders offered, as ``Business.reminder_hours`` stores them.
+REMINDER_LABELS = {
+    "": _l("No reminders"),
+    "24": _l("24 hours before"),
+    "2": _l("2 hours before"),
+    "48": _l("48 hours before"),
+    "24,2": _l("24 hours and 2 hours before"),
+    "48,2": _l("48 hours and 2 hours before"),
+    "48,24": _l("48 hours and 24 hours before"),
+}
+
+
+def _member_id(value):
+    """A staff member's id from the form ("" is nobody); other text is left to be refused."""
+    if value is None or value in ("", "None"):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else text
+
+
 class BusinessForm(FlaskForm):
     name = StringField(
         _l("Business name"),
@@ -183,6 +213,28 @@ class BusinessForm(FlaskForm):
         validators=[_in(catalog.SLOT_STEP)],
         required_message=_l("Please enter the slot step in minutes."),
     )
+    contact_email = StringField(
+        _l("Reply-to address (optional)"),
+        filters=[strip_blanks],
+        validators=[
+            Optional(),
+            Length(max=EMAIL_MAX_LENGTH, message=EMAIL_TOO_LONG),
+            Email(catalog.CONTACT_EMAIL_INVALID),
+        ],
+    )
+    reminder_hours = SelectField(
+        _l("Reminder e-mails to clients"),
+        choices=[SelectChoice(value, label) for value, label in REMINDER_LABELS.items()],
+        invalid_choice_message=catalog.CHOOSE_REMINDERS,
+    )
+    agenda_time = ClockTimeField(_l("Daily agenda e-mail to providers at (optional)"))
+
+    @classmethod
+    def for_business(cls, business) -> BusinessForm:
+        """The form, filled with the business's settings unless a POST says otherwise."""
+        minute = business.agenda_minute
+        agenda = time(minute // 60, minute % 60) if minute is not None else None
+        return cls(obj=business, agenda_time=agenda)
 
     def validate_timezone(self, field):
         try:
@@ -197,7 +249,14 @@ class BusinessForm(FlaskForm):
 
     def values(self) -> dict:
         """The settings as ``catalog.update_business`` takes them."""
-        return {field: getattr(self, field).data for field in catalog.BUSINESS_FIELDS}
+        values = {
+            field: getattr(self, field).data
+            for field in catalog.BUSINESS_FIELDS
+            if field != "agenda_minute"
+        }
+        agenda = self.agenda_time.data
+        values["agenda_minute"] = agenda.hour * 60 + agenda.minute if agenda is not None else None
+        return values
 
 
 class ServiceForm(FlaskForm):
@@ -261,22 +320,44 @@ class ProviderForm(FlaskForm):
         ],
     )
     services = ChecklistField(_l("Services they perform"), noun="services")
+    staff_user_id = SelectField(
+        _l("This provider signs in as"),
+        coerce=_member_id,
+        invalid_choice_message=catalog.NO_MEMBER,
+    )
 
     @classmethod
     def for_provider(cls, session: Session, business, provider=None) -> ProviderForm:
         """The form, filled with ``provider`` unless a POST says otherwise; the business's
-        active services to choose from."""
+        active services and staff members to choose from."""
         data = None
         if provider is not None:
             data = {
                 "name": provider.name,
                 "services": [s.id for s in provider.services if s.active],
+                "staff_user_id": provider.staff_user_id,
             }
         form = cls(data=data)
         form.services.choices = [
             SelectChoice(s.id, s.name) for s in catalog.active_rows(session, business.id, Service)
         ]
+        members = catalog.linkable_members(session, business.id)
+        linked = provider.staff_user_id if provider is not None else None
+        form.staff_user_id.choices = [
+            SelectChoice("", _("Nobody (no staff account)")),
+            *(SelectChoice(m.id, _member_label(m)) for m in members),
+            # A member since deactivated stays shown (and kept) until the owner changes it.
+            *(
+                [SelectChoice(linked, _("A deactivated staff member"))]
+                if linked is not None and linked not in {m.id for m in members}
+                else []
+            ),
+        ]
         return form
+
+
+def _member_label(member) -> str:
+    return f"{member.name} ({member.email})" if member.name else member.email
 
 
 class DayHoursForm(Form):

@@ -13,11 +13,13 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import available_timezones
 
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from portal.accounts.models import StaffUser
 from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.booking.models import ACTIVE_STATUSES, Booking
@@ -97,6 +99,9 @@ NOTE_TOO_LONG = _l("Keep the note under 200 characters.")
 CHOOSE_LOCALE = _l("Choose English or Deutsch.")
 NO_SERVICE = _l("There is no such service at this business.")
 NO_PROVIDER = _l("There is no such provider at this business.")
+NO_MEMBER = _l("Choose a staff member of this business from the list.")
+#: ``update_provider`` leaves whom the provider signs in as unchanged.
+KEEP = object()
 #: Said when an id in a checklist is not one of the business's rows.
 CHOOSE_FROM_LIST = {
     "providers": _l("Choose providers from the list."),
@@ -168,7 +173,17 @@ BUSINESS_FIELDS = (
     "min_notice_minutes",
     "max_days_ahead",
     "slot_step_minutes",
+    "contact_email",
+    "reminder_hours",
+    "agenda_minute",
 )
+#: The client reminders a business may choose: hours before the appointment, as stored.
+REMINDER_CHOICES = ("", "24", "2", "48", "24,2", "48,2", "48,24")
+CHOOSE_REMINDERS = _l("Choose the reminders from the list.")
+CONTACT_EMAIL_INVALID = _l(
+    "Enter a valid e-mail address, like hello@example.com, or leave it empty."
+)
+AGENDA_MINUTE = Limit(0, 24 * 60 - 1, _l("Use HH:MM between 00:00 and 23:59, like 07:30."))
 
 
 @lru_cache(maxsize=1)
@@ -186,11 +201,32 @@ def check_timezone(name: str) -> str:
     return name
 
 
+def check_contact_email(address: str | None) -> str:
+    """The address as stored (blank: none); refused unless it is a well-formed address."""
+    address = (address or "").strip()
+    if not address:
+        return ""
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        raise CatalogError(str(CONTACT_EMAIL_INVALID), "contact_email") from None
+    if len(address) > 254:
+        raise CatalogError(str(CONTACT_EMAIL_INVALID), "contact_email")
+    return address
+
+
 def update_business(
     session: Session, business: Business, values: dict, actor: Actor
 ) -> dict[str, list]:
-    """Change the business's name, timezone, locale and booking window; audit each change."""
+    """Change the business's name, timezone, locale, booking window, reply-to address,
+    client reminders and agenda time; audit each change."""
     values = dict(values)
+    if "contact_email" in values:
+        values["contact_email"] = check_contact_email(values["contact_email"])
+    if "reminder_hours" in values and values["reminder_hours"] not in REMINDER_CHOICES:
+        raise CatalogError(str(CHOOSE_REMINDERS), "reminder_hours")
+    if values.get("agenda_minute") is not None:
+        AGENDA_MINUTE.check(values["agenda_minute"], "agenda_time")
     if "name" in values:
         values["name"] = _required_name(values["name"], _("The business needs a name."))
     if "timezone" in values:
@@ -345,15 +381,28 @@ def _check_unique_service_name(
 
 
 def create_provider(
-    session: Session, business: Business, name: str, actor: Actor, service_ids: list[int] = ()
+    session: Session,
+    business: Business,
+    name: str,
+    actor: Actor,
+    service_ids: list[int] = (),
+    staff_user_id: int | None = None,
 ) -> Provider:
-    """Add a provider performing the chosen services; weekly hours are set separately."""
+    """Add a provider performing the chosen services; weekly hours are set separately.
+
+    ``staff_user_id``: the staff member who is this provider (gets its booking news
+    and agenda), or None.
+    """
     name = _required_name(name, _("The provider needs a name."))
+    member = _member(session, business, staff_user_id)
     provider = Provider(business_id=business.id, name=name, active=True)
     provider.services = _business_rows(session, business, Service, service_ids, "services")
+    provider.staff_user_id = member.id if member is not None else None
     session.add(provider)
     session.flush()
     changes = {"name": [None, name], "services": [None, _names(provider.services)]}
+    if member is not None:
+        changes["signs_in_as"] = [None, member.email]
     _record(session, actor, "providers", changes, CREATED, provider=provider)
     return provider
 
@@ -365,19 +414,27 @@ def update_provider(
     name: str,
     actor: Actor,
     service_ids: list[int] | None = None,
+    staff_user_id=KEEP,
 ) -> dict[str, list]:
-    """Rename a provider and change the services they perform."""
+    """Rename a provider, change the services they perform and whom they sign in as
+    (``staff_user_id``: a member's id, None for nobody, ``KEEP`` to leave it)."""
     _ensure_owned(business, provider)
     name = _required_name(name, _("The provider needs a name."))
     chosen = None
     if service_ids is not None:
         chosen = _business_rows(session, business, Service, service_ids, "services")
+    unchanged = staff_user_id is KEEP or staff_user_id == provider.staff_user_id
+    member = KEEP if unchanged else _member(session, business, staff_user_id)
     # Every check is done: from here on the changes are made.
     changes = audit.apply_changes(provider, {"name": name}, ("name",))
     if chosen is not None:
         provider.services, change = _relinked(provider.services, chosen)
         if change:
             changes["services"] = change
+    if member is not KEEP:
+        change = _relinked_member(session, provider, member)
+        if change:
+            changes["signs_in_as"] = change
     _record(session, actor, "providers", changes, UPDATED, provider=provider)
     session.flush()
     return changes
@@ -608,6 +665,37 @@ def _business_rows(session: Session, business: Business, model, ids, field: str)
     if len(rows) != len(ids):
         raise CatalogError(str(CHOOSE_FROM_LIST[field]), field)
     return rows
+
+
+def linkable_members(session: Session, business_id: int) -> list[StaffUser]:
+    """The staff members a provider may sign in as: the business's active ones, by name."""
+    return list(
+        session.scalars(
+            select(StaffUser)
+            .where(StaffUser.business_id == business_id, StaffUser.active)
+            .order_by(StaffUser.name, StaffUser.email)
+        )
+    )
+
+
+def _member(session: Session, business: Business, staff_user_id: int | None) -> StaffUser | None:
+    """The business's active staff member ``staff_user_id`` (None: nobody); else refused."""
+    if staff_user_id is None:
+        return None
+    member = session.get(StaffUser, staff_user_id) if 0 < staff_user_id <= MAX_ID else None
+    if member is None or member.business_id != business.id or not member.active:
+        raise CatalogError(str(NO_MEMBER), "staff_user_id")
+    return member
+
+
+def _relinked_member(session: Session, provider: Provider, member: StaffUser | None) -> list | None:
+    """Link ``provider`` to ``member``; [old, new] e-mail addresses if that changed."""
+    new_id = member.id if member is not None else None
+    if provider.staff_user_id == new_id:
+        return None
+    old = session.get(StaffUser, provider.staff_user_id) if provider.staff_user_id else None
+    provider.staff_user_id = new_id
+    return [old.email if old else None, member.email if member else None]
 
 
 def _required_name(name: str | None, message: str) -> str:

@@ -46,7 +46,7 @@ NO_DAY_OFF = _l("There is no such day off for this provider.")
 @owner_required
 def business_settings():
     business = staff_business()
-    form = BusinessForm(obj=business)
+    form = BusinessForm.for_business(business)
     if form.validate_on_submit():
         with refusals_shown_on(form, catalog.CatalogError):
             changes = catalog.update_business(db.session, business, form.values(), _actor())
@@ -148,7 +148,12 @@ def add_provider():
     if form.validate_on_submit():
         with refusals_shown_on(form, catalog.CatalogError):
             provider = catalog.create_provider(
-                db.session, business, form.name.data, _actor(), form.services.data
+                db.session,
+                business,
+                form.name.data,
+                _actor(),
+                form.services.data,
+                staff_user_id=form.staff_user_id.data,
             )
             flash(_("%(name)s is added. Now set their weekly hours.", name=provider.name))
             return redirect(url_for("catalog.edit_hours", provider_id=provider.id), 303)
@@ -165,7 +170,13 @@ def edit_provider(provider_id: int):
     if form.validate_on_submit():
         with refusals_shown_on(form, catalog.CatalogError):
             changes = catalog.update_provider(
-                db.session, business, provider, form.name.data, _actor(), form.services.data
+                db.session,
+                business,
+                provider,
+                form.name.data,
+                _actor(),
+                form.services.data,
+                staff_user_id=form.staff_user_id.data,
             )
             flash(saved_message(changes, _("Saved %(name)s.", name=provider.name)))
             return redirect(url_for("catalog.list_providers"), 303)

@@ -40,4 +40,7 @@ def deliver() -> None:
     from portal.mail.outbox import deliver_due
 
     report = deliver_due(current_app._get_current_object())
-    click.echo(f"Sent {report.sent}, to retry {report.retried}, failed {report.failed}.")
+    click.echo(
+        f"Sent {report.sent}, to retry {report.retried}, failed {report.failed}, "
+        f"dropped {report.dropped} (no longer applicable)."
+    )

@@ -54,8 +54,11 @@ class TaskQueue:
             (crontab(minute="47", hour="2"), AUDIT_RETENTION_JOB, purge_audit_events),
             (crontab(minute="7", hour="3"), OUTBOX_CLEANUP_JOB, forget_sent_messages),
         ]
+        #: Each periodic job as the worker runs it (under its lock), by name.
+        self.periodic_jobs: dict[str, Callable[[], None]] = {}
         for schedule, name, job in periodic:
-            huey.periodic_task(schedule, name=name)(self._locked(name, job))
+            self.periodic_jobs[name] = self._locked(name, job)
+            huey.periodic_task(schedule, name=name)(self.periodic_jobs[name])
 
     def nudge(self) -> None:
         """Ask a worker to deliver the outbox now (called after a commit added rows)."""
@@ -66,6 +69,9 @@ class TaskQueue:
             workers=threads,
             worker_type="thread",
             periodic=True,
+            # Without Redis the queue is polled: at least once a second, so a nudge
+            # is picked up within a second even after a quiet hour.
+            max_delay=1.0,
             # systemd stops services with SIGTERM: finish the running tasks first.
             graceful_signal="TERM",
         )
@@ -102,7 +108,8 @@ def build_queue(app: Flask) -> TaskQueue:
     else:
         path = Path(app.config["TASKS_PATH"])
         path.parent.mkdir(parents=True, exist_ok=True)
-        huey = SqliteHuey("portal", filename=str(path), results=False)
+        # No fsync: a nudge lost in a crash costs a minute (the sweep), never a message.
+        huey = SqliteHuey("portal", filename=str(path), results=False, fsync=False)
     return TaskQueue(app, huey)
 
 
@@ -110,9 +117,13 @@ def deliver_outbox(app: Flask) -> None:
     from portal.mail.outbox import deliver_due
 
     report = deliver_due(app)
-    if report.sent or report.retried or report.failed:
+    if report.sent or report.retried or report.failed or report.dropped:
         log.info(
-            "outbox: %s sent, %s to retry, %s failed", report.sent, report.retried, report.failed
+            "outbox: %s sent, %s to retry, %s failed, %s dropped",
+            report.sent,
+            report.retried,
+            report.failed,
+            report.dropped,
         )
 
 

@@ -14,6 +14,8 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+#: Not sent because it no longer applies (a reminder of a cancelled booking).
+DROPPED = "dropped"
 
 
 class OutboxMessage(Base):

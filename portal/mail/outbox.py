@@ -36,7 +36,7 @@ from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.clock import utcnow
-from portal.mail.models import FAILED, PENDING, SENDING, SENT, OutboxMessage
+from portal.mail.models import DROPPED, FAILED, PENDING, SENDING, SENT, OutboxMessage
 from portal.mail.transport import DeliveryError, PermanentFailure, TemporaryFailure
 from portal.secret_box import SecretBox, key_material
 
@@ -53,7 +53,7 @@ _renderers: dict[str, Renderer] = {}
 
 
 class NothingToSend(Exception):
-    """What the message was about is gone (a purged booking); it is dropped as failed."""
+    """The message no longer applies (its booking was cancelled, moved or purged): dropped."""
 
 
 def renders(kind: str) -> Callable[[Renderer], Renderer]:
@@ -136,6 +136,7 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    dropped: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -230,7 +231,10 @@ def _deliver(
     except TemporaryFailure as error:
         _retry_or_fail(database, claim, subject, str(error), report)
         return error
-    except (PermanentFailure, NothingToSend) as error:
+    except NothingToSend as error:
+        _finish(database, claim, status=DROPPED, subject=subject, error=str(error))
+        report.dropped += 1
+    except PermanentFailure as error:
         _finish(database, claim, status=FAILED, subject=subject, error=str(error))
         report.failed += 1
         report.errors.append(str(error))
@@ -260,7 +264,7 @@ def write_message(
     ):
         message = _renderers[kind](session, payload)
     if message is None:
-        raise NothingToSend("what the message was about no longer exists")
+        raise NothingToSend("no longer applies: what it was about was cancelled, moved or removed")
     return message
 
 
@@ -300,7 +304,7 @@ def _finish(
     }
     if subject:
         values["subject"] = subject[:300]
-    if status == SENT:
+    if status in (SENT, DROPPED):
         values.update(sent_at=utcnow(), payload_sealed=None)
     if retry is not None:
         values["next_attempt_at"] = retry
@@ -359,10 +363,10 @@ def has_failed_messages(session: Session, business_id: int) -> bool:
 
 
 def forget_sent(session: Session, before: datetime) -> int:
-    """Delete the rows of messages sent before ``before`` (they hold no content any more)."""
+    """Delete the rows of messages sent (or dropped) before ``before``; they hold no content."""
     rows = session.execute(
         OutboxMessage.__table__.delete().where(
-            OutboxMessage.status == SENT, OutboxMessage.sent_at < before
+            OutboxMessage.status.in_((SENT, DROPPED)), OutboxMessage.sent_at < before
         )
     )
     return rows.rowcount or 0

@@ -15,13 +15,15 @@ from portal.clock import utcnow
 from portal.db import writes
 from portal.extensions import db
 from portal.hipaa.service import hipaa_on
+from portal.messages.service import failed_count
 from portal.schedule import service as schedule
 from portal.schedule.chart import weekly_chart
 from portal.schedule.forms import DeclineForm
-from portal.staff import mailing
+from portal.staff import mailing, notification_prefs
 from portal.staff import service as team_service
 from portal.staff.forms import StaffSecurityForm
 from portal.staff.guards import pending_step_redirect
+from portal.staff.notification_forms import NotificationsForm
 from portal.staff.pages import (
     form_page,
     owned_or_404,
@@ -55,6 +57,7 @@ def dashboard():
         board=board,
         chart=weekly_chart(board.weeks),
         form=DeclineForm(),
+        failed_messages=failed_count(db.session, business.id),
     )
 
 
@@ -161,3 +164,31 @@ def audit_log():
         users=[member.email for member in team_service.team_of(db.session, business.id)],
         chosen=chosen,
     )
+
+
+@blueprint.route("/notifications", methods=["GET", "POST"])
+@writes
+@staff_required
+def notifications():
+    user = _signed_in_member()
+    form = NotificationsForm.for_member(user)
+    if form.validate_on_submit():
+        with refusals_shown_on(form, notification_prefs.PreferenceError):
+            changes = notification_prefs.save_preferences(
+                db.session, user, form.scope.data, form.events.data, utcnow(), origin()
+            )
+            flash(saved_message(changes))
+            return redirect(url_for("staff.notifications"), 303)
+    return form_page(
+        "staff/notifications.html",
+        business=staff_business(),
+        form=form,
+        providers=notification_prefs.linked_providers(db.session, user),
+    )
+
+
+def _signed_in_member() -> StaffUser:
+    """The signed-in staff member; platform support has no booking news of its own."""
+    if not isinstance(g.staff, StaffUser):
+        abort(403, description=_("Only the business's own staff have notification settings."))
+    return g.staff

@@ -27,7 +27,7 @@ from tests.conftest import (
     migrated_database,
 )
 from tests.factories import enable_policy, enable_terms, make_business, make_provider, make_service
-from tests.gunicorn_server import Gunicorn
+from tests.gunicorn_server import Gunicorn, Worker
 from tests.services import ServiceError, ensure_chromium_installed
 
 STAFF_EMAIL = "sam@salon.example"
@@ -148,9 +148,11 @@ def portal(tmp_path_factory, module_database_url):
         if not name.startswith("PORTAL_") or name in env or name == "PORTAL_TEST_NOW_REAL"
     }
     server.env["PORTAL_BASE_URL"] = server.url  # links in e-mails lead back here
+    worker = Worker(server.env)
     try:
         server.start()
         wait_until_healthy(server)
+        worker.start()  # sends the e-mails the server queues, as in production
     except ServiceError as error:
         engine.dispose()
         pytest.fail(f"Cannot start Portal under gunicorn: {error}")
@@ -163,8 +165,10 @@ def portal(tmp_path_factory, module_database_url):
         ids=ids,
     )
     log = server.stop()
+    worker_log = worker.stop()
     engine.dispose()
     assert "Traceback" not in log, log
+    assert "Traceback" not in worker_log, worker_log
 
 
 @pytest.fixture

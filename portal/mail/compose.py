@@ -1,0 +1,176 @@
+"""How every e-mail of the portal is put together: one look, one set of headers.
+
+A core module: it knows no feature. Callers pass plain values (names,
+addresses, rendered text), never a booking or an account.
+
+Writing a new kind of e-mail (business notifications, reminders, agendas)
+--------------------------------------------------------------------------
+
+1. Write two templates side by side, ``<name>.txt`` (the plain-text part,
+   as today) and ``<name>.html``, which extends ``mail/layout.html``::
+
+       {% extends "mail/layout.html" %}
+       {% import "mail/components.html" as mail %}
+       {% block preheader %}{{ _('Tomorrow 10:00') }}{% endblock %}
+       {% block heading %}{{ _('Your appointment tomorrow') }}{% endblock %}
+       {% block body %}
+         <p>{{ _('Hello,') }}</p>
+         {{ mail.facts([(_('When:'), when), (_('With:'), provider_name)]) }}
+       {% endblock %}
+       {% block buttons %}
+         {{ mail.button(manage_url, _('Manage or cancel')) }}
+         {{ mail.secondary_button(calendar_url, _('Add to calendar')) }}
+         {{ mail.link_fallback(manage_url) }}
+       {% endblock %}
+       {% block footer_extra %}{{ mail.unsubscribe(unsubscribe_url) }}{% endblock %}
+
+   The layout needs ``brand`` in the context: the name shown on top and in
+   the footer (the business's name; blank shows "Portal"). It sets
+   ``color-scheme: light dark``, uses inline styles only, loads nothing
+   remote, and leaves the text colour to the mail reader so dark mode keeps
+   its contrast; only buttons have their own colours (always both a
+   background and a text colour). Use the macros of ``mail/components.html``
+   rather than styling elements yourself; plain ``<p>``, ``<strong>`` and
+   ``<a href>`` need no style. Link only to the portal (``absolute_url``),
+   never to images or anything remote.
+
+2. ``text, html = render_parts("booking/email/reminder", brand=..., **context)``
+   renders both (a missing ``.html`` falls back to the text, wrapped in the
+   layout).
+
+3. ``message = compose(sender_name=..., sender_address=..., to=..., subject=...,
+   text=text, html=html, reply_to=..., unsubscribe_url=...)``. For a
+   business's mail ``business_sender(business, current_app.config["MAIL_FROM"])``
+   gives the sender, and ``business.contact_email or None`` the reply address.
+   Pass ``unsubscribe_url`` only for mail a person may turn off (reminders,
+   agendas): it adds ``List-Unsubscribe`` and one-click ``List-Unsubscribe-Post``
+   (the URL must accept a POST without a form token).
+
+4. Attach files afterwards: ``attach_calendar(message, ics, method="PUBLISH")``
+   for an .ics (it declares its charset), ``message.add_attachment(...)``
+   for anything else. The result is multipart/mixed [multipart/alternative
+   [text/plain, text/html], attachments...], or just the alternative
+   without attachments.
+"""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from flask import render_template
+from jinja2 import TemplateNotFound
+
+from portal.clock import utcnow
+
+#: The template every HTML e-mail extends.
+LAYOUT = "mail/layout.html"
+#: The HTML part of an e-mail that has only a text template: its text, in the layout.
+TEXT_ONLY = "mail/text_only.html"
+CHARSET = "utf-8"
+
+
+def address_of(mail_from: str) -> str:
+    """The bare address (addr-spec) of a configured sender such as ``Portal <no-reply@x>``."""
+    address = parseaddr(mail_from)[1]
+    if "@" not in address:
+        raise ValueError(f"not an e-mail address: {mail_from!r}")
+    return address
+
+
+def platform_sender(mail_from: str) -> tuple[str, str]:
+    """The configured sender as it is (support and other mail of no business)."""
+    name, _address = parseaddr(mail_from)
+    return name, address_of(mail_from)
+
+
+def business_sender(business, mail_from: str) -> tuple[str, str]:
+    """(display name, address) of a business's mail: its name, at the portal's sending address.
+
+    ``business`` is anything with a ``name``. Mail always leaves from the
+    configured address (its domain is the one SPF and DKIM vouch for);
+    replies go to the business through ``Reply-To``.
+    """
+    return business.name, address_of(mail_from)
+
+
+def _display_name(name: str) -> str:
+    # One line, whatever the owner typed; the header code quotes and encodes the rest.
+    return " ".join((name or "").split())
+
+
+def _address(value: str | tuple[str, str]) -> Address:
+    name, address = value if isinstance(value, tuple) else ("", value)
+    return Address(display_name=_display_name(name), addr_spec=address)
+
+
+def compose(
+    *,
+    sender_name: str,
+    sender_address: str,
+    to: str | tuple[str, str],
+    subject: str,
+    text: str,
+    html: str,
+    reply_to: str | None = None,
+    unsubscribe_url: str | None = None,
+) -> EmailMessage:
+    """A multipart/alternative message (plain text, then HTML), both parts in UTF-8.
+
+    ``to`` is an address or ``(display name, address)``; pass no name where
+    the recipient must not be named (HIPAA mode). The Message-ID carries the
+    sending address's domain.
+    """
+    message = EmailMessage()
+    message["Subject"] = " ".join(subject.split())
+    message["From"] = _address((sender_name, sender_address))
+    message["To"] = _address(to)
+    if reply_to:
+        message["Reply-To"] = _address(reply_to)
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(domain=sender_address.rpartition("@")[2])
+    if unsubscribe_url:
+        # A header that cannot be folded (a long URL) would be RFC 2047-encoded under
+        # the default 78-character policy, and no longer name a URL; RFC 5322 allows
+        # lines up to 998 characters.
+        message.policy = message.policy.clone(max_line_length=998)
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(text, subtype="plain", charset=CHARSET)
+    message.add_alternative(html, subtype="html", charset=CHARSET)
+    return message
+
+
+def attach_calendar(
+    message: EmailMessage, ics: bytes | str, *, method: str, filename: str = "booking.ics"
+) -> None:
+    """Attach an iCalendar file as ``text/calendar; charset="utf-8"; method=...``.
+
+    As text with its charset, so mail readers show "–" and "ä" as such.
+    """
+    content = ics.decode(CHARSET) if isinstance(ics, bytes) else ics
+    message.add_attachment(
+        content,
+        subtype="calendar",
+        charset=CHARSET,
+        filename=filename,
+        params={"method": method},
+    )
+
+
+def render_parts(template: str, /, **context) -> tuple[str, str]:
+    """Render ``<template>.txt`` and ``<template>.html`` (``template`` may end in ``.txt``).
+
+    Without an ``.html`` sibling the HTML part is the text in the layout.
+    Needs an app (and request) context like any ``render_template``.
+    """
+    base = template.removesuffix(".txt")
+    text = render_template(f"{base}.txt", **context)
+    try:
+        html = render_template(f"{base}.html", **context)
+    except TemplateNotFound as missing:
+        if missing.name != f"{base}.html":
+            raise
+        html = render_template(TEXT_ONLY, plain_text=text, **context)
+    return text, html
