@@ -24,6 +24,20 @@ def real_time() -> float:
     return time.time()
 
 
+def stop_process(process: subprocess.Popen | None, log: Path) -> str:
+    """Terminate ``process`` (kill it after 30 s); return and remove its log file."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    text = log.read_text(errors="replace") if log.exists() else ""
+    log.unlink(missing_ok=True)
+    return text
+
+
 class Gunicorn:
     """One gunicorn master with ``workers`` workers on 127.0.0.1:<free port>."""
 
@@ -77,16 +91,7 @@ class Gunicorn:
 
     def stop(self) -> str:
         """Stop the server; return its log."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        self.log.unlink(missing_ok=True)
-        return text
+        return stop_process(self.process, self.log)
 
 
 class Worker:
@@ -110,13 +115,4 @@ class Worker:
 
     def stop(self) -> str:
         """Stop the worker (SIGTERM: it finishes its task first); return its log."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        self.log.unlink(missing_ok=True)
-        return text
+        return stop_process(self.process, self.log)

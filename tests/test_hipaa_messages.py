@@ -73,9 +73,9 @@ def test_no_message_or_outbox_row_names_the_client_or_the_service(
 
     with app.app_context():
         box = _box(app.config)
-        scanned = [
-            " ".join((row.subject, row.recipient, row.last_error)) for row in rows
-        ] + [box.open(row.payload_sealed) for row in rows if row.payload_sealed]
+        scanned = [" ".join((row.subject, row.recipient, row.last_error)) for row in rows] + [
+            box.open(row.payload_sealed) for row in rows if row.payload_sealed
+        ]
     scanned += [json.dumps(row.dedupe_key) for row in rows]
     scanned += [_decoded(path.read_bytes()) for path in sent]
     assert len(sent) == len(rows)

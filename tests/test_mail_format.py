@@ -306,7 +306,8 @@ def test_account_mail_of_no_business_comes_from_mail_from_as_configured(app, mon
             url=f"{BASE_URL}/support/reset/abc",
             minutes=30,
         )
-    [message] = written
+    [written_message] = written
+    message = email.message_from_bytes(bytes(written_message), policy=email.policy.default)
     assert str(message["From"]) == "Portal <no-reply@portal.invalid>"
     assert message["To"] == "Sue Support <sue@portal.example>"
     assert message["Reply-To"] is None

@@ -25,7 +25,7 @@ from portal import create_app
 from portal.extensions import db as portal_db
 from portal.mail import outbox
 from portal.mail.models import OutboxMessage
-from portal.mail.outbox import deliver_due, enqueue_written, retry_delay
+from portal.mail.outbox import deliver_due, enqueue_written
 from tests.conftest import csrf_token
 from tests.factories import CONSENTS, DETAILS
 from tests.gunicorn_server import Worker
@@ -117,7 +117,7 @@ def test_bookings_made_while_the_mail_server_is_down_are_delivered_once_it_is_ba
 
     inbox = smtp_server(Inbox())
     assert deliver(smtp_app).sent == 0  # not due yet: the backoff holds them back
-    clock.shift(retry_delay(1) * 1.25 + timedelta(seconds=1))
+    clock.shift(outbox.FIRST_RETRY * 1.25 + timedelta(seconds=1))  # the latest first retry
     back = deliver(smtp_app)
     assert back.sent == sum(queued.values())
     assert deliver(smtp_app).sent == 0  # nothing twice
@@ -298,3 +298,35 @@ def test_portal_worker_with_redis_delivers_what_a_request_queued(
         portal_db.dispose_all()
     assert len(inbox.to(DETAILS["email"])) == 1, log
     assert "Redis" in log
+
+
+@pytest.mark.parametrize(
+    ("attempts", "minutes"), [(1, 1), (2, 2), (3, 4), (6, 32), (7, 60), (20, 60)]
+)
+def test_retries_back_off_exponentially_with_jitter_up_to_an_hour(attempts, minutes):
+    delays = [outbox.retry_delay(attempts) for _ in range(200)]
+    assert all(
+        timedelta(minutes=minutes) * 0.75 <= delay <= timedelta(minutes=minutes) * 1.25
+        for delay in delays
+    )
+    assert len(set(delays)) > 1  # jitter: workers that failed together do not retry together
+
+
+def test_a_batch_a_slow_server_drags_past_half_its_lease_gives_the_rest_back(
+    smtp_app, smtp_server, salon, session, monkeypatch
+):
+    # Each message takes the server longer than half the (shortened) lease.
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=0.2))
+    inbox = smtp_server(Inbox(delay=0.15))
+    _queue_many(smtp_app, salon.business.id, 3)
+    report = deliver(smtp_app)
+    assert report.sent == 1
+    assert len(inbox.messages) == 1
+    session.rollback()
+    rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(row.status, row.attempts, row.lease_until) for row in rows] == [
+        ("sent", 1, None),
+        ("pending", 0, None),  # released, not abandoned: no other worker sends it twice
+        ("pending", 0, None),
+    ]
+    assert deliver(smtp_app).sent == 1  # the next run takes them up again

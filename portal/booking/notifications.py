@@ -120,15 +120,29 @@ def _message(
     text, html = render_parts(
         "hipaa/email/booking_notice" if private else template.removesuffix(".txt"), **context
     )
+    return to_client(business, booking, sender, subject, text, html)
+
+
+def to_client(
+    business: Business,
+    booking: Booking,
+    sender: str,
+    subject: str,
+    text: str,
+    html: str,
+    unsubscribe_url: str | None = None,
+) -> EmailMessage:
+    """A message from the business to the booking's client (unnamed in HIPAA mode)."""
     name, address = business_sender(business, sender)
     return compose(
         sender_name=name,
         sender_address=address,
-        to=("" if private else booking.client.name, booking.client.email),
+        to=("" if phi_free(business) else booking.client.name, booking.client.email),
         subject=subject,
         text=text,
         html=html,
         reply_to=business.contact_email or None,
+        unsubscribe_url=unsubscribe_url,
     )
 
 

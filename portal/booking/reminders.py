@@ -44,11 +44,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.booking.mailing import manage_url
 from portal.booking.models import CONFIRMED, Booking, BookingReminder
+from portal.booking.notifications import to_client
 from portal.booking.service import open_manage_token
 from portal.businesses.models import Business
 from portal.clock import utcnow
 from portal.hipaa.service import phi_free
-from portal.mail.compose import business_sender, compose, render_parts
+from portal.mail.compose import render_parts
 from portal.mail.outbox import enqueue, renders
 from portal.web.formatting import local_datetime
 from portal.web.urls import absolute_url
@@ -280,18 +281,7 @@ def reminder_email(
         unsubscribe_url=unsubscribe,
         cancellation=cancellation_note(business, booking, now),
     )
-    name, address = business_sender(business, sender)
-    message = compose(
-        sender_name=name,
-        sender_address=address,
-        to=("" if private else booking.client.name, booking.client.email),
-        subject=subject,
-        text=text,
-        html=html,
-        reply_to=business.contact_email or None,
-        unsubscribe_url=unsubscribe,
-    )
-    return message
+    return to_client(business, booking, sender, subject, text, html, unsubscribe_url=unsubscribe)
 
 
 def _overtaken(session: Session, booking: Booking, payload: dict) -> bool:

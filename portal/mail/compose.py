@@ -47,17 +47,18 @@ Writing a new kind of e-mail (business notifications, reminders, agendas)
    (the URL must accept a POST without a form token).
 
 4. Attach files afterwards: ``attach_calendar(message, ics, method="PUBLISH")``
-   for an .ics (it declares its charset), ``message.add_attachment(...)``
-   for anything else. The result is multipart/mixed [multipart/alternative
+   for an .ics (it declares its charset). The result is multipart/mixed [multipart/alternative
    [text/plain, text/html], attachments...], or just the alternative
    without attachments.
 """
 
 from __future__ import annotations
 
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email import charset as charsets
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from flask import render_template
 from jinja2 import TemplateNotFound
@@ -69,6 +70,15 @@ LAYOUT = "mail/layout.html"
 #: The HTML part of an e-mail that has only a text template: its text, in the layout.
 TEXT_ONLY = "mail/text_only.html"
 CHARSET = "utf-8"
+
+# The email package's older (compat32) classes: the same MIME structure as the modern
+# EmailMessage API at a third of the cost, which is most of what a worker spends per message.
+#: Text parts in UTF-8, sent as 8bit where they are not ASCII (readable in the raw message).
+_TEXT = charsets.Charset(CHARSET)
+_TEXT.body_encoding = None
+#: HTML parts and attachments quoted-printable: no line can exceed SMTP's 998 characters.
+_QUOTED = charsets.Charset(CHARSET)
+_QUOTED.body_encoding = charsets.QP
 
 
 def address_of(mail_from: str) -> str:
@@ -96,13 +106,18 @@ def business_sender(business, mail_from: str) -> tuple[str, str]:
 
 
 def _display_name(name: str) -> str:
-    # One line, whatever the owner typed; the header code quotes and encodes the rest.
+    # One line, whatever the owner typed; formataddr quotes and encodes the rest.
     return " ".join((name or "").split())
 
 
-def _address(value: str | tuple[str, str]) -> Address:
+def _address(value: str | tuple[str, str]) -> str:
     name, address = value if isinstance(value, tuple) else ("", value)
-    return Address(display_name=_display_name(name), addr_spec=address)
+    return formataddr((_display_name(name), address), charset=CHARSET)
+
+
+def _header(text: str) -> str | Header:
+    text = " ".join(text.split())
+    return text if text.isascii() else Header(text, CHARSET)
 
 
 def compose(
@@ -115,15 +130,15 @@ def compose(
     html: str,
     reply_to: str | None = None,
     unsubscribe_url: str | None = None,
-) -> EmailMessage:
+) -> MIMEMultipart:
     """A multipart/alternative message (plain text, then HTML), both parts in UTF-8.
 
     ``to`` is an address or ``(display name, address)``; pass no name where
     the recipient must not be named (HIPAA mode). The Message-ID carries the
     sending address's domain.
     """
-    message = EmailMessage()
-    message["Subject"] = " ".join(subject.split())
+    message = MIMEMultipart("alternative")
+    message["Subject"] = _header(subject)
     message["From"] = _address((sender_name, sender_address))
     message["To"] = _address(to)
     if reply_to:
@@ -131,32 +146,35 @@ def compose(
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = make_msgid(domain=sender_address.rpartition("@")[2])
     if unsubscribe_url:
-        # A header that cannot be folded (a long URL) would be RFC 2047-encoded under
-        # the default 78-character policy, and no longer name a URL; RFC 5322 allows
-        # lines up to 998 characters.
+        # A URL is one long word: kept on the header's own line (RFC 5322 allows 998
+        # characters), never folded away from its name nor RFC 2047-encoded.
         message.policy = message.policy.clone(max_line_length=998)
         message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(text, subtype="plain", charset=CHARSET)
-    message.add_alternative(html, subtype="html", charset=CHARSET)
+    message.attach(MIMEText(text, "plain", _TEXT))
+    message.attach(MIMEText(html, "html", _QUOTED))
     return message
 
 
 def attach_calendar(
-    message: EmailMessage, ics: bytes | str, *, method: str, filename: str = "booking.ics"
+    message: MIMEMultipart, ics: bytes | str, *, method: str, filename: str = "booking.ics"
 ) -> None:
     """Attach an iCalendar file as ``text/calendar; charset="utf-8"; method=...``.
 
-    As text with its charset, so mail readers show "–" and "ä" as such.
+    As text with its charset, so mail readers show "–" and "ä" as such. The
+    message becomes multipart/mixed [multipart/alternative [text, html], .ics].
     """
+    if message.get_content_subtype() == "alternative":
+        alternative = MIMEMultipart("alternative")
+        for part in message.get_payload():
+            alternative.attach(part)
+        message.set_payload([alternative])
+        message.set_type("multipart/mixed")
     content = ics.decode(CHARSET) if isinstance(ics, bytes) else ics
-    message.add_attachment(
-        content,
-        subtype="calendar",
-        charset=CHARSET,
-        filename=filename,
-        params={"method": method},
-    )
+    calendar = MIMEText(content, "calendar", _QUOTED)
+    calendar.set_param("method", method)
+    calendar.add_header("Content-Disposition", "attachment", filename=filename)
+    message.attach(calendar)
 
 
 def render_parts(template: str, /, **context) -> tuple[str, str]:

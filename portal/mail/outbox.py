@@ -23,12 +23,13 @@ import base64
 import json
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default
+from email.message import Message
+from email.utils import parseaddr
 
 from flask import Flask, current_app
 from flask_babel import force_locale, get_locale
@@ -48,7 +49,7 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
 _NUDGE_KEY = "portal_outbox_nudge"
 
-Renderer = Callable[[Session, dict], EmailMessage | None]
+Renderer = Callable[[Session, dict], Message | None]
 _renderers: dict[str, Renderer] = {}
 
 
@@ -157,14 +158,77 @@ def deliver_due(app: Flask, *, batch: int = 100) -> DeliveryReport:
     transport = app.extensions["portal_mail"]
     report = DeliveryReport()
     while claims := _claim(database, utcnow(), batch):
-        with transport.connect() as connection:
-            for claim in claims:
-                failure = _deliver(app, database, connection, claim, report)
+        # Half the lease: a batch that a slow server drags out is cut short and the
+        # rest released before another worker could take the rows as abandoned.
+        deadline = time.monotonic() + LEASE.total_seconds() / 2
+        with transport.connect() as connection, _Writer(app, database) as writer:
+            for index, claim in enumerate(claims):
+                if time.monotonic() > deadline:
+                    _release(database, claims[index:])
+                    break
+                failure = _deliver(writer, database, connection, claim, report)
                 if failure is not None and failure.connection_failed:
                     connection = _Unreachable(failure)
         if len(claims) < batch:
             break
     return report
+
+
+class _Writer:
+    """Writes the messages of one batch: one request context and one read session for all.
+
+    Renderers need a request context (``url_for``, the language) and read the
+    database; setting both up per message would cost more than writing most
+    messages. The batch reads one snapshot, taken after its rows were claimed.
+    """
+
+    def __init__(self, app: Flask, database) -> None:
+        self.app = app
+        self.database = database
+        self.box = _box(app.config)
+
+    def __enter__(self) -> _Writer:
+        self.context = self.app.test_request_context(base_url=self.app.config["BASE_URL"])
+        self.context.push()
+        self.session = self.database.reader()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.session.close()
+        self.context.pop()
+
+    def write(self, claim: _Claim) -> Message:
+        """The message a row stands for, in its language, with links to the public site."""
+        if claim.payload_sealed is None:
+            raise NothingToSend("the message has no content left to send")
+        payload = json.loads(self.box.open(claim.payload_sealed))
+        try:
+            with force_locale(claim.locale):
+                message = _renderers[claim.kind](self.session, payload)
+        except Exception:
+            self.session.rollback()  # the next message starts on a clean session
+            raise
+        if message is None:
+            raise NothingToSend(
+                "no longer applies: what it was about was cancelled, moved or removed"
+            )
+        return message
+
+
+def _release(database, claims: list[_Claim]) -> None:
+    """Give back claimed rows this worker will not send now; the attempt does not count."""
+    session = database.writer()
+    with session, session.begin():
+        for claim in claims:
+            session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == claim.id,
+                    OutboxMessage.status == SENDING,
+                    OutboxMessage.attempts == claim.attempts,
+                )
+                .values(status=PENDING, lease_until=None, attempts=claim.attempts - 1)
+            )
 
 
 def _due(now: datetime):
@@ -215,17 +279,17 @@ class _Unreachable:
     def __init__(self, error: DeliveryError) -> None:
         self.error = error
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         raise self.error
 
 
 def _deliver(
-    app: Flask, database, connection, claim: _Claim, report: DeliveryReport
+    writer: _Writer, database, connection, claim: _Claim, report: DeliveryReport
 ) -> TemporaryFailure | None:
     """Write and send one claimed message; return the temporary failure, if any."""
     subject = ""
     try:
-        message = write_message(app, database, claim.kind, claim.locale, claim.payload_sealed)
+        message = writer.write(claim)
         subject = str(message["Subject"] or "")
         connection.send(message)
     except TemporaryFailure as error:
@@ -248,24 +312,6 @@ def _deliver(
         _finish(database, claim, status=SENT, subject=subject, error="")
         report.sent += 1
     return None
-
-
-def write_message(
-    app: Flask, database, kind: str, locale: str, payload_sealed: bytes | None
-) -> EmailMessage:
-    """The message a row stands for, written in its language with links to the public site."""
-    if payload_sealed is None:
-        raise NothingToSend("the message has no content left to send")
-    payload = json.loads(_box(app.config).open(payload_sealed))
-    with (
-        app.test_request_context(base_url=app.config["BASE_URL"]),
-        force_locale(locale),
-        database.reader() as session,
-    ):
-        message = _renderers[kind](session, payload)
-    if message is None:
-        raise NothingToSend("no longer applies: what it was about was cancelled, moved or removed")
-    return message
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -334,6 +380,7 @@ def resend(session: Session, business_id: int, message_id: int) -> OutboxMessage
         return None
     now = utcnow()
     message.status = PENDING
+    message.attempts = 0
     message.next_attempt_at = now
     message.give_up_at = now + timedelta(hours=float(current_app.config["MAIL_GIVE_UP_HOURS"]))
     message.last_error = ""
@@ -373,21 +420,19 @@ def forget_sent(session: Session, before: datetime) -> int:
 
 
 @renders("prerendered")
-def _prerendered(_session: Session, payload: dict) -> EmailMessage:
+def _prerendered(_session: Session, payload: dict) -> Message:
     """A message written when it was queued (account e-mails: cheap, and not about a booking)."""
-    return message_from_bytes(
-        base64.b64decode(payload["mime"]), _class=EmailMessage, policy=default
-    )
+    return message_from_bytes(base64.b64decode(payload["mime"]))
 
 
 def enqueue_written(
-    session: Session, message: EmailMessage, *, business_id: int | None
+    session: Session, message: Message, *, business_id: int | None
 ) -> OutboxMessage:
     """Queue a message already written; its subject shows on the failed-messages page at once."""
     row = enqueue(
         session,
         kind="prerendered",
-        recipient=str(message["To"]),
+        recipient=parseaddr(str(message["To"]))[1],
         payload={"mime": base64.b64encode(bytes(message)).decode()},
         business_id=business_id,
     )
