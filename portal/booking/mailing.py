@@ -12,7 +12,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 
 from flask import current_app, url_for
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal.booking import business_news
 from portal.booking.models import Booking
@@ -23,6 +23,7 @@ from portal.booking.notifications import (
     rescheduled_email,
 )
 from portal.businesses.models import Business
+from portal.db import transaction_cache
 from portal.extensions import db
 from portal.mail.outbox import current_language, enqueue, renders
 from portal.web.urls import absolute_url
@@ -88,10 +89,25 @@ def _queue(
 
 
 def _load(session: Session, payload: dict) -> tuple[Business, Booking] | None:
-    booking = session.get(Booking, payload["booking_id"])
+    """The booking (with what every e-mail names, in one query) and its business.
+
+    The worker writes a batch in one transaction: the business is read once for it.
+    """
+    booking = session.get(
+        Booking,
+        payload["booking_id"],
+        options=[
+            joinedload(Booking.client),
+            joinedload(Booking.service),
+            joinedload(Booking.provider),
+        ],
+    )
     if booking is None or booking.business_id != payload["business_id"]:
         return None
-    return session.get(Business, booking.business_id), booking
+    businesses = transaction_cache(session, "mail_businesses")
+    if booking.business_id not in businesses:
+        businesses[booking.business_id] = session.get(Business, booking.business_id)
+    return businesses[booking.business_id], booking
 
 
 def _renderer(

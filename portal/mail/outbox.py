@@ -217,10 +217,9 @@ class _Writer:
 
 def _release(database, claims: list[_Claim]) -> None:
     """Give back claimed rows this worker will not send now; the attempt does not count."""
-    session = database.writer()
-    with session, session.begin():
+    with database.write_transaction() as connection:
         for claim in claims:
-            session.execute(
+            connection.execute(
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.id == claim.id,
@@ -354,9 +353,8 @@ def _finish(
         values.update(sent_at=utcnow(), payload_sealed=None)
     if retry is not None:
         values["next_attempt_at"] = retry
-    session = database.writer()
-    with session, session.begin():
-        session.execute(
+    with database.write_transaction() as connection:
+        connection.execute(
             update(OutboxMessage)
             .where(
                 OutboxMessage.id == claim.id,
