@@ -40,8 +40,8 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python bench/view_lengths.py
-	PORTAL_TEST_DATABASE=sqlite $(BIN)/pytest $(PYTEST_ARGS)
-	PORTAL_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_ARGS)
+	PORTAL_TEST_DATABASE=sqlite $(BIN)/pytest --durations=8 $(PYTEST_ARGS)
+	PORTAL_TEST_DATABASE=postgresql $(BIN)/pytest --durations=8 $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check --fix .
