@@ -215,18 +215,23 @@ class _Writer:
         return message
 
 
+def _still_claimed(claim: _Claim):
+    """An update of the claimed row, which matches only while this worker's claim stands."""
+    return update(OutboxMessage).where(
+        OutboxMessage.id == claim.id,
+        OutboxMessage.status == SENDING,
+        OutboxMessage.attempts == claim.attempts,
+    )
+
+
 def _release(database, claims: list[_Claim]) -> None:
     """Give back claimed rows this worker will not send now; the attempt does not count."""
     with database.write_transaction() as connection:
         for claim in claims:
             connection.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == claim.id,
-                    OutboxMessage.status == SENDING,
-                    OutboxMessage.attempts == claim.attempts,
+                _still_claimed(claim).values(
+                    status=PENDING, lease_until=None, attempts=claim.attempts - 1
                 )
-                .values(status=PENDING, lease_until=None, attempts=claim.attempts - 1)
             )
 
 
@@ -354,15 +359,7 @@ def _finish(
     if retry is not None:
         values["next_attempt_at"] = retry
     with database.write_transaction() as connection:
-        connection.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == claim.id,
-                OutboxMessage.status == SENDING,
-                OutboxMessage.attempts == claim.attempts,
-            )
-            .values(**values)
-        )
+        connection.execute(_still_claimed(claim).values(**values))
 
 
 def resend(session: Session, business_id: int, message_id: int) -> OutboxMessage | None:
@@ -393,17 +390,6 @@ def failed_messages(session: Session, business_id: int) -> list[OutboxMessage]:
             .where(OutboxMessage.business_id == business_id, OutboxMessage.status == FAILED)
             .order_by(OutboxMessage.created_at.desc())
         )
-    )
-
-
-def has_failed_messages(session: Session, business_id: int) -> bool:
-    return (
-        session.scalar(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.business_id == business_id, OutboxMessage.status == FAILED)
-            .limit(1)
-        )
-        is not None
     )
 
 
