@@ -10,18 +10,26 @@ in commits of ``--chunk`` rows (each commit nudges the task queue, as each
 booking request does).
 
 Then it starts ``bench/smtp_sink.py`` (aiosmtpd, answering at once) and
-``portal worker`` (2 threads) as separate processes, so neither the SMTP
-server's CPU nor this script's is in the figure, and polls the outbox until
+``--processes`` (3) ``portal worker`` processes of ``--threads`` (1) thread
+each, so neither the SMTP server's CPU nor this script's is in the figure,
+and polls the outbox until
 every row is sent (polled every 0.1 s). ``seconds`` runs from the worker's
 first claim to the last row marked sent (the worker's start-up is left out and
-printed apart, with the worker's CPU seconds per message); ``peak_mb`` is the
-worker's peak resident set (``VmHWM`` of ``/proc/<pid>/status``; with
-``--processes N``, the largest of the N).
+printed apart, with the workers' CPU seconds per message); ``peak_mb`` is the
+largest peak resident set (``VmHWM`` of ``/proc/<pid>/status``) of a worker
+process.
+
+Why three processes on two cores: a worker spends about a third of each
+message waiting for the SMTP server's replies, and Python threads cannot use
+that time (a thread woken by a reply waits for the other to give up the
+interpreter lock); a third process can. One worker process per core plus one
+is also what the README's systemd template unit suggests.
 
 Prints ``mails=<n> seconds=<s> mails_per_s=<..> peak_mb=<..>`` as its last line.
 Targets: mails_per_s >= 200, peak_mb < 200, every message received once.
 
-Run: ``.venv/bin/python bench/mail.py [--messages 10000] [--threads 2] [--database-url URL]``.
+Run: ``.venv/bin/python bench/mail.py [--messages 10000] [--processes 3] [--threads 1]
+[--database-url URL]``.
 """
 
 from __future__ import annotations
@@ -199,8 +207,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=500, help="rows per enqueue commit")
-    parser.add_argument("--threads", type=int, default=2, help="portal worker --threads")
-    parser.add_argument("--processes", type=int, default=1, help="portal worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="portal worker --threads")
+    parser.add_argument("--processes", type=int, default=3, help="portal worker processes")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for delivery")
     parser.add_argument(
         "--database-url", help="an empty PostgreSQL database (default: a fresh SQLite file)"

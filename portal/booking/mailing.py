@@ -12,7 +12,8 @@ from collections.abc import Callable
 from email.message import EmailMessage
 
 from flask import current_app, url_for
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.booking import business_news
 from portal.booking.models import Booking
@@ -22,6 +23,7 @@ from portal.booking.notifications import (
     decision_email,
     rescheduled_email,
 )
+from portal.booking.service import prefetch_reschedule_counts
 from portal.businesses.models import Business
 from portal.db import transaction_cache
 from portal.extensions import db
@@ -88,20 +90,45 @@ def _queue(
     )
 
 
+_WITH_NAMES = (
+    joinedload(Booking.client),
+    joinedload(Booking.service),
+    joinedload(Booking.provider),
+)
+
+
+def prefetch_bookings(session: Session, payloads: list[dict]) -> None:
+    """Read the bookings of a batch's messages, with what they name, in a few queries.
+
+    They are kept in the batch's cache (the identity map alone holds them
+    weakly), with their businesses; how often each was moved (the .ics
+    sequence) goes to ``prefetch_reschedule_counts``.
+    """
+    ids = sorted({payload["booking_id"] for payload in payloads if payload.get("booking_id")})
+    if not ids:
+        return
+    bookings = transaction_cache(session, "mail_bookings")
+    for booking in session.scalars(
+        select(Booking)
+        .where(Booking.id.in_(ids))
+        .options(*_WITH_NAMES, selectinload(Booking.policy_version))
+    ).unique():
+        bookings[booking.id] = booking
+    businesses = transaction_cache(session, "mail_businesses")
+    wanted = {booking.business_id for booking in bookings.values()} - businesses.keys()
+    for business in session.scalars(select(Business).where(Business.id.in_(wanted))):
+        businesses[business.id] = business
+    prefetch_reschedule_counts(session, ids)
+
+
 def _load(session: Session, payload: dict) -> tuple[Business, Booking] | None:
     """The booking (with what every e-mail names, in one query) and its business.
 
     The worker writes a batch in one transaction: the business is read once for it.
     """
-    booking = session.get(
-        Booking,
-        payload["booking_id"],
-        options=[
-            joinedload(Booking.client),
-            joinedload(Booking.service),
-            joinedload(Booking.provider),
-        ],
-    )
+    booking = transaction_cache(session, "mail_bookings").get(payload["booking_id"])
+    if booking is None:
+        booking = session.get(Booking, payload["booking_id"], options=_WITH_NAMES)
     if booking is None or booking.business_id != payload["business_id"]:
         return None
     businesses = transaction_cache(session, "mail_businesses")
@@ -123,9 +150,9 @@ def _renderer(
     return render
 
 
-renders(CONFIRMATION)(_renderer(confirmation_email))
-renders(CANCELLATION)(_renderer(cancellation_email))
-renders(RESCHEDULED)(_renderer(rescheduled_email))
-renders(DECISION)(
+renders(CONFIRMATION, prefetch=prefetch_bookings)(_renderer(confirmation_email))
+renders(CANCELLATION, prefetch=prefetch_bookings)(_renderer(cancellation_email))
+renders(RESCHEDULED, prefetch=prefetch_bookings)(_renderer(rescheduled_email))
+renders(DECISION, prefetch=prefetch_bookings)(
     _renderer(lambda business, booking, _link, sender: decision_email(business, booking, sender))
 )

@@ -35,6 +35,7 @@ from portal.clients.service import (
     booking_limit_reached,
     note_client_event,
 )
+from portal.db import transaction_cache
 from portal.giftcards import service as giftcards
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
 from portal.policies.service import current_policy, current_terms
@@ -529,13 +530,36 @@ def record_event(session: Session, booking: Booking, kind: str, now: datetime) -
     return event
 
 
+_RESCHEDULE_COUNTS = "reschedule_counts"
+
+
 def times_rescheduled(session: Session, booking: Booking) -> int:
-    """How often the booking was moved."""
+    """How often the booking was moved (read ahead by ``prefetch_reschedule_counts``, if so)."""
+    counted = transaction_cache(session, _RESCHEDULE_COUNTS).get(booking.id)
+    if counted is not None:
+        return counted
     return session.scalar(
         select(func.count()).where(
             BookingEvent.booking_id == booking.id, BookingEvent.kind == RESCHEDULED
         )
     )
+
+
+def prefetch_reschedule_counts(session: Session, booking_ids: list[int]) -> None:
+    """Count the moves of many bookings in one query, for this (read-only) transaction.
+
+    For the outbox worker's batches; a transaction that moves a booking must
+    not use it (the count would be stale).
+    """
+    counts = dict.fromkeys(booking_ids, 0)
+    counts.update(
+        session.execute(
+            select(BookingEvent.booking_id, func.count())
+            .where(BookingEvent.booking_id.in_(booking_ids), BookingEvent.kind == RESCHEDULED)
+            .group_by(BookingEvent.booking_id)
+        ).all()
+    )
+    transaction_cache(session, _RESCHEDULE_COUNTS).update(counts)
 
 
 def bookable_services(session: Session, business: Business) -> list[Service]:
