@@ -10,6 +10,7 @@ from portal.accounts.models import (
 )
 from portal.audit.models import AuditCheckpoint, AuditEvent
 from portal.booking.models import Booking, BookingConsent, BookingEvent, BookingReminder
+from portal.branding.models import BusinessLogo
 from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
 from portal.clients.models import Client
@@ -34,6 +35,7 @@ __all__ = [
     "UserSession",
     "Base",
     "Booking",
+    "BusinessLogo",
     "BookingReminder",
     "OutboxMessage",
     "BookingConsent",

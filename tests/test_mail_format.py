@@ -277,6 +277,31 @@ def test_compose_adds_unsubscribe_headers_only_when_asked():
     assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
 
 
+def test_parts_go_as_written_unless_a_line_is_too_long_for_smtp():
+    common = dict(
+        sender_name="Salon Müller",
+        sender_address="no-reply@portal.invalid",
+        to=("Jörg Example", "joerg@example.com"),
+        subject="Buchung bestätigt: Gesichtsbehandlung, 3. März 2026 10:00",
+        text="Grüße",
+    )
+    short = compose(**common, html="<p>Grüße</p>\n<p>bis bald</p>")
+    assert [part["Content-Transfer-Encoding"] for part in short.get_payload()] == ["8bit", "8bit"]
+
+    one_long_line = "<p>" + "Grüße " * 300 + "</p>"  # about 2,000 bytes on one line
+    long = compose(**common, html=one_long_line)
+    assert long.get_payload()[1]["Content-Transfer-Encoding"] == "quoted-printable"
+    raw = bytes(long)
+    assert max(len(line.rstrip(b"\r")) for line in raw.split(b"\n")) <= 998
+
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == common["subject"]
+    assert parsed["From"].addresses[0].display_name == "Salon Müller"
+    assert parsed["To"].addresses[0].display_name == "Jörg Example"
+    _text, html = parsed.iter_parts()
+    assert html.get_content() == one_long_line
+
+
 def test_senders_use_only_the_address_of_mail_from():
     mail_from = "Portal <no-reply@x.example>"
     assert address_of(mail_from) == "no-reply@x.example"

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -85,6 +86,9 @@ class Booking(Base):
     #: The manage token, encrypted (``portal.secret_box``), so the worker can put the
     #: manage link in reminders; None for bookings made before reminders existed.
     manage_token_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: What the client wrote in the booking form's notes field (for staff only; sensitive:
+    #: never in a HIPAA-mode message, part of data export and erasure).
+    client_notes: Mapped[str] = mapped_column(Text, default="")
 
     client: Mapped[Client] = relationship()
     service: Mapped[Service] = relationship()
@@ -157,6 +161,9 @@ class BookingConsent(Base):
     )
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ip_address: Mapped[str] = mapped_column(String(45))
+    #: The form warned the client, beside this checkbox, that the free-cancellation
+    #: (or rescheduling) deadline of the chosen time had already passed.
+    deadline_passed_shown: Mapped[bool] = mapped_column(Boolean, default=False)
 
     booking: Mapped[Booking] = relationship(back_populates="consents")
     terms_version: Mapped[TermsVersion | None] = relationship()

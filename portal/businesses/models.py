@@ -41,6 +41,20 @@ class Business(Base):
     reminder_hours: Mapped[str] = mapped_column(String(16), default="24")
     #: Minute of the local day the providers' daily agenda goes out; None: no agenda.
     agenda_minute: Mapped[int | None] = mapped_column(Integer)
+    # The business as clients see it (every public page, e-mail and .ics; issue 14).
+    #: Postal address, one line per line of the address; blank: none shown.
+    address: Mapped[str] = mapped_column(Text, default="")
+    #: Phone number as the owner writes it ("+49 30 1234567"); blank: none shown.
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    #: The business's own site ("https://…"); blank: none.
+    website: Mapped[str] = mapped_column(String(300), default="")
+    #: Accent colour "#rrggbb" (contrast-checked when saved); blank: Portal's own.
+    accent_color: Mapped[str] = mapped_column(String(7), default="")
+    # What the booking form asks of a client.
+    #: The phone field: "required", "optional" or "hidden".
+    client_phone: Mapped[str] = mapped_column(String(10), default="required")
+    #: Offer a notes field ("anything we should know?"), seen by staff only.
+    client_notes: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

@@ -1,0 +1,1 @@
+"""The business as clients recognise it: logo, accent colour, contact details."""
