@@ -11,7 +11,11 @@ Phases, in this order:
 
 1. Pages (skipped with ``--skip-pages``): ``wrk`` drives the services page, a
    slot page and the bare page in rounds that alternate between the targets;
-   each figure is the median over the rounds. Then Python clients send
+   each figure is the median over the rounds. In the same rounds the slot page
+   runs with the demo's own booking window (``slots-demo``) and with a 365-day
+   window (``slots-365``; ``businesses.max_days_ahead`` is changed between the
+   two runs): ``slots_window_ratio`` = 365-day req/s / demo-window req/s, target
+   >= 0.9 (the page computes only the month it shows). Then Python clients send
    ``--bookings`` booking POSTs (``booking``), each a different free slot,
    since every successful booking changes what is free.
 2. The full client flow at ``--flow-clients`` (4) clients: one flow is GET the
@@ -40,10 +44,10 @@ if it has one (before issue 13 the request wrote and sent the e-mail itself).
 The bare app always comes from this checkout.
 
 Prints req/s, p50 and p99 per target, then as its last line
-``services_ratio=<portal/bare> slots_ratio=<..> booking_rps=<..>
+``services_ratio=<portal/bare> slots_ratio=<..> slots_window_ratio=<..> booking_rps=<..>
 booking_p99_fast_ms=<..> booking_p99_slow_ms=<..> slow_over_fast=<..>
 flows_per_s=<..> flow_ratio=<..> errors=<n>`` (keys of skipped phases left out).
-Targets: services >= 0.5, slots >= 0.3, p99 < 100 ms at 50 connections,
+Targets: services >= 0.5, slots >= 0.3, slots_window_ratio >= 0.9, p99 < 100 ms at 50 connections,
 slow_over_fast <= 1.2, flow_ratio at least a third above the commit before issue 13, 0 errors.
 
 Run: ``.venv/bin/python bench/load.py [--rounds 3] [--duration 5] [--connections 50]
@@ -84,8 +88,12 @@ SLOT_LINK = re.compile(r'href="(/b/demo/services/\d+/book\?[^"]+)"')
 SERVICE_LINK = re.compile(r'href="/b/demo/services/(\d+)(?:\?[^"]*)?"')
 START = re.compile(r"start=([0-9T:Z-]+)")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-#: How far ahead the demo takes bookings here (its default is 60 days): room for ~2,000 slots.
+#: The booking form's note that a deadline of the time has passed (a slot within 24 hours).
+DEADLINE_NOTICE = re.compile(r'name="deadline_notice" value="([^"]*)"')
+#: How far ahead the demo takes bookings here (its own window is shorter): room for ~2,000 slots.
 DAYS_AHEAD = 730
+#: The long booking window the slot page is measured with besides the demo's own.
+LONG_WINDOW_DAYS = 365
 
 
 def ensure_wrk() -> str:
@@ -203,16 +211,36 @@ def start_worker(root: Path, env: dict[str, str], log: Path) -> subprocess.Popen
     return process
 
 
-def prepare_database(url: str | None, workdir: Path, root: Path) -> str:
-    """Migrate a fresh database and load the demo, with ``root``'s code (a subprocess)."""
+def prepare_database(url: str | None, workdir: Path, root: Path) -> tuple[str, int]:
+    """Migrate a fresh database and load the demo, with ``root``'s code (a subprocess).
+
+    Returns the database URL and the demo's own booking window in days.
+    """
     url = url or f"sqlite:///{workdir / 'bench.db'}"
-    subprocess.run(
+    output = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--prepare-database", url],
         cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)},
         check=True,
-    )
-    return url
+        capture_output=True,
+        text=True,
+    ).stdout
+    return url, int(re.search(r"^demo_days_ahead=(\d+)$", output, re.M).group(1))
+
+
+def set_booking_window(database_url: str, days: int) -> None:
+    """Let the demo take bookings ``days`` ahead (gunicorn reads it on every request)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE businesses SET max_days_ahead = :days WHERE slug = 'demo'"),
+                {"days": days},
+            )
+    finally:
+        engine.dispose()
 
 
 def _prepare_database(url: str) -> None:
@@ -235,6 +263,7 @@ def _prepare_database(url: str) -> None:
         # what this measures.
         demo.business.max_future_bookings_per_address = 0
         demo.business.max_future_bookings_per_client = 0
+        print(f"demo_days_ahead={demo.business.max_days_ahead}", flush=True)
         demo.business.max_days_ahead = DAYS_AHEAD
     engine.dispose()
 
@@ -308,11 +337,15 @@ def get(base: str, path: str, cookie: str = "") -> tuple[int, str, str]:
     return response.status, body, set_cookie.split(";", 1)[0] if set_cookie else cookie
 
 
-def post_booking(base: str, link: str, cookie: str, token: str, number: int) -> tuple[int, str]:
-    """POST the booking form of ``link``; the status and the Location (not followed)."""
+def post_booking(
+    base: str, link: str, cookie: str, token: str, number: int, page: str = ""
+) -> tuple[int, str]:
+    """POST the booking form of ``link`` (its ``page``); the status and the Location."""
     parts = urllib.parse.urlsplit(base)
+    notice = DEADLINE_NOTICE.search(page)
     body = urllib.parse.urlencode(
         {
+            **({"deadline_notice": notice.group(1)} if notice else {}),
             "csrf_token": token,
             "name": f"Bench Client {number}",
             "email": f"bench{number}-{secrets.token_hex(4)}@example.com",
@@ -405,7 +438,7 @@ def drive_bookings(base: str, links: list[str], clients: int) -> dict[str, float
                     errors += 1
                 continue
             started = time.perf_counter()
-            status, _location = post_booking(base, link, cookie, token.group(1), number)
+            status, _location = post_booking(base, link, cookie, token.group(1), number, page)
             with lock:
                 latencies.append(time.perf_counter() - started)
                 if status != 303:
@@ -442,7 +475,7 @@ def drive_flows(base: str, links: list[str], clients: int) -> dict[str, float]:
             token = CSRF.search(page)
             ok = status == 200 and token is not None
             if ok:
-                status, location = post_booking(base, link, cookie, token.group(1), number)
+                status, location = post_booking(base, link, cookie, token.group(1), number, page)
                 ok = status == 303 and bool(location)
             if ok:
                 path = urllib.parse.urlsplit(location)
@@ -504,7 +537,7 @@ def main() -> None:
     processes: list[subprocess.Popen] = []
     sink = SmtpSink(args.smtp_delay)
     try:
-        database_url = prepare_database(args.database_url, workdir, root)
+        database_url, demo_days_ahead = prepare_database(args.database_url, workdir, root)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")},
             "PORTAL_ENV": "development",
@@ -549,15 +582,23 @@ def main() -> None:
             }
             # Rounds alternate the targets, so a slow spell of a shared machine
             # weighs on all of them alike; each figure is the median of its rounds.
-            rounds: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+            # The same slot page under the demo's window and a 365-day one, in the same rounds.
+            windows = {"slots-demo": demo_days_ahead, "slots-365": LONG_WINDOW_DAYS}
+            rounds: dict[str, list[dict[str, float]]] = {name: [] for name in (*targets, *windows)}
             for _round in range(args.rounds):
                 for name, url in targets.items():
                     rounds[name].append(run_wrk(wrk, url, args.duration, args.connections))
+                for name, days in windows.items():
+                    set_booking_window(database_url, days)
+                    rounds[name].append(
+                        run_wrk(wrk, targets["slots"], args.duration, args.connections)
+                    )
+                set_booking_window(database_url, DAYS_AHEAD)
             results.update({name: median_run(runs) for name, runs in rounds.items()})
             results["booking"] = drive_bookings(
                 portal_url, take(args.bookings), args.booking_clients
             )
-            for name in (*targets, "booking"):
+            for name in (*targets, *windows, "booking"):
                 print_result(name, results[name])
             drain_outbox(database_url, 120)
 
@@ -594,6 +635,8 @@ def main() -> None:
             keys += [
                 f"services_ratio={results['services']['rps'] / results['bare']['rps']:.2f}",
                 f"slots_ratio={results['slots']['rps'] / results['bare']['rps']:.2f}",
+                "slots_window_ratio="
+                f"{results['slots-365']['rps'] / results['slots-demo']['rps']:.2f}",
                 f"booking_rps={results['booking']['rps']:.1f}",
             ]
         fast_p99 = results["booking-fast"]["p99"]

@@ -79,6 +79,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.staff_views import blueprint as staff_auth
     from portal.audit.views import blueprint as audit_views
     from portal.booking.views import blueprint as booking
+    from portal.branding.views import blueprint as branding
+    from portal.branding.views import public as branding_public
     from portal.catalog.views import blueprint as catalog
     from portal.clients.account_views import blueprint as client_accounts
     from portal.clients.views import blueprint as clients
@@ -112,6 +114,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(retention)
     app.register_blueprint(giftcards)
     app.register_blueprint(messages)
+    app.register_blueprint(branding)
+    app.register_blueprint(branding_public)
     register_error_handlers(app)
 
 

@@ -10,9 +10,12 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import OWNER
 from portal.accounts.service import create_staff_user
+from portal.branding.logos import leaf_logo
+from portal.branding.service import store_logo
 from portal.businesses.models import Business
 from portal.businesses.service import create_business, find_business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
+from portal.clock import utcnow
 from portal.policies.service import publish_policy, publish_terms
 
 DEMO_SLUG = "demo"
@@ -54,6 +57,13 @@ def load_demo(session: Session, today: date, owner_password: str | None = None) 
     business.slot_step_minutes = 15
     business.terms_enabled = True
     business.cancellation_policy_enabled = True
+    # Its identity (issue 14): a studio clients can find, call and recognise.
+    business.address = "Lindenstraße 12\n10969 Berlin"
+    business.phone = "+49 30 1234567"
+    business.contact_email = business.contact_email or "hallo@studio-lindenblatt.example"
+    business.website = "https://studio-lindenblatt.example"
+    business.accent_color = "#2e6b4e"
+    store_logo(session, business, leaf_logo((0x2E, 0x6B, 0x4E)), utcnow())
 
     haircut = Service(
         business_id=business.id,

@@ -46,6 +46,44 @@ def path_of(response) -> str:
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
+#: Fixtures through which a test reaches the run's database: a test that uses none of them
+#: (directly or through other fixtures) behaves the same on either backend.
+BACKEND_FIXTURES = frozenset(
+    {"database_backend", "migrated_template", "database_url", "empty_database_url"}
+)
+BROWSER_TESTS = Path(__file__).parent / "browser"
+
+
+def runs_once(item: pytest.Item) -> bool:
+    """Whether ``item`` runs in the SQLite pass only.
+
+    The PostgreSQL pass is for what the database decides. A test that never
+    touches a database gains nothing from it, nor do the browser walks, which
+    check what a person sees (the house rules let them run once).
+    """
+    if BROWSER_TESTS in Path(item.path).parents:
+        return True
+    return not BACKEND_FIXTURES & set(getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND != "postgresql":
+        return
+    once = [item for item in items if runs_once(item)]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if not runs_once(item)]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if BACKEND == "postgresql":
+        return (
+            "database: PostgreSQL; tests that use no database and the browser walks "
+            "ran in the SQLite pass and are deselected here"
+        )
+    return "database: SQLite"
+
+
 @pytest.fixture(scope="session")
 def database_backend() -> str:
     """``sqlite`` or ``postgresql``: what every database of this run is."""

@@ -389,11 +389,19 @@ def test_post_to_a_page_that_only_shows_is_not_allowed(client, salon, path):
     assert "GET" in response.headers["Allow"]
 
 
-def test_get_on_the_cancel_address_is_not_allowed(client, salon, session):
+def test_get_on_a_post_only_manage_address_is_not_allowed(client, salon, session):
     manage_path = book(client, salon)
-    response = client.get(f"{manage_path}/cancel")
+    response = client.get(f"{manage_path}/reminders")
     assert_refused(response, 405, NOT_ALLOWED)
     assert "POST" in response.headers["Allow"]
+
+
+def test_get_on_the_cancel_address_only_asks_and_cancels_nothing(client, salon, session):
+    """Cancelling takes a confirmation (issue 14): the GET shows it, only the POST cancels."""
+    manage_path = book(client, salon)
+    response = client.get(f"{manage_path}/cancel")
+    assert response.status_code == 200
+    assert "Cancel your booking?" in response.text
     session.rollback()
     assert session.scalars(select(Booking)).one().status == "confirmed"
 

@@ -85,13 +85,13 @@ def test_dates_and_prices_follow_the_language(client, salon):
 def test_the_calendar_names_days_and_months_in_the_language(client, salon):
     english = client.get(f"/b/salon/services/{salon.service.id}").text
     assert (
-        '<span class="dow">Tue</span> <span class="dom">3</span> <span class="mon">Mar</span>'
-        in (english)
+        '<span class="visually-hidden">Tue </span><span class="dom">3</span>'
+        '<span class="visually-hidden"> Mar</span>' in (english)
     )
     german = client.get(f"/b/salon/services/{salon.service.id}?lang=de").text
     assert (
-        '<span class="dow">Di</span> <span class="dom">3</span> <span class="mon">Mär</span>'
-        in (german)
+        '<span class="visually-hidden">Di </span><span class="dom">3</span>'
+        '<span class="visually-hidden"> Mär</span>' in (german)
     )
 
 

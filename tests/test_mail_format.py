@@ -86,12 +86,14 @@ def style_of(anchor: dict[str, str]) -> dict[str, str]:
 
 
 def assert_only_portal_links(html: str) -> None:
-    """No image or style sheet at all, and every link into the portal."""
+    """No image or style sheet at all, and every link into the portal (or the business's
+    contact details in the footer: its phone and e-mail address)."""
     links = links_of(html)
     assert not links.tags & {"img", "link", "script", "style", "iframe", "object", "video"}
     assert "url(" not in html and "@import" not in html
     assert links.addresses, "the HTML part links nowhere"
-    assert all(address.startswith(f"{BASE_URL}/") for address in links.addresses), links.addresses
+    allowed = (f"{BASE_URL}/", "mailto:", "tel:")
+    assert all(address.startswith(allowed) for address in links.addresses), links.addresses
 
 
 def assert_dark_mode_ready(html: str) -> None:

@@ -120,7 +120,8 @@ def test_a_booking_made_inside_the_24h_window_gets_only_the_2h_reminder(
     app, client, session, reminding, clock
 ):
     clock.move_to(THURSDAY - timedelta(hours=20))
-    book(client, reminding, THURSDAY)
+    # Past the 24-hour deadline: the form showed the warning (its hidden field says so).
+    book(client, reminding, THURSDAY, deadline_notice="shown")
     assert run_job(app) == 0
     clock.move_to(THURSDAY - TWO_HOURS)
     assert run_job(app) == 1

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from portal.booking.models import Booking
 from portal.clients.models import Client
 from tests.conftest import csrf_token, path_of
-from tests.factories import CONSENTS, DETAILS, enable_terms
+from tests.factories import CONSENTS, DETAILS, enable_terms, make_provider
 
 SLOT_PARAM = "2026-03-03T09:00Z"
 NO_SERVICE = "We could not find that service."
@@ -54,13 +54,19 @@ def test_slot_page_of_a_service_of_another_business_is_not_found(client, salon, 
     assert "Haircut" not in response.text
 
 
-def test_slot_page_lists_only_the_business_own_providers(client, salon, rival):
+def test_slot_page_lists_only_the_business_own_providers(client, session, salon, rival):
     rival_service, rival_provider = rival.service, rival.provider
     page = client.get(f"/b/rival/services/{rival_service.id}").text
-    assert "Robin" in page
-    assert f'<option value="{rival_provider.id}"' in page
+    assert "with Robin" in page
     assert "Alex" not in page
-    assert f'<option value="{salon.provider.id}"' not in page
+    assert f"provider={salon.provider.id}" not in page
+    # With a second provider of its own, the page links to both, and still not to Alex.
+    second = make_provider(session, rival.business, [rival_service], name="Kai")
+    session.commit()
+    page = client.get(f"/b/rival/services/{rival_service.id}").text
+    assert f"provider={rival_provider.id}" in page and f"provider={second.id}" in page
+    assert "Alex" not in page
+    assert f"provider={salon.provider.id}" not in page
 
 
 def test_details_page_of_a_service_of_another_business_is_not_found(client, salon, rival):

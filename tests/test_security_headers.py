@@ -14,8 +14,12 @@ SLOT_PARAM = "2026-03-03T09:00Z"
 POST_FORM = re.compile(r"<form\b[^>]*\bmethod=\"post\"[^>]*>(.*?)</form>", re.I | re.S)
 ANY_FORM = re.compile(r"<form\b[^>]*>", re.I)
 CSRF_FIELD = re.compile(r'<input\b[^>]*\bname="csrf_token"[^>]*\btype="hidden"', re.I)
-INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>", re.I)
-STYLE_ELEMENT = re.compile(r"<style\b", re.I)
+#: Inline code; a JSON-LD data block (never run) is not.
+INLINE_SCRIPT = re.compile(
+    r'<script\b(?![^>]*\bsrc=)(?![^>]*type="application/ld\+json")[^>]*>', re.I
+)
+#: A style element without the CSP nonce (the accent colour's nonce'd block is allowed).
+STYLE_ELEMENT = re.compile(r"<style\b(?![^>]*\bnonce=\")", re.I)
 STYLE_ATTRIBUTE = re.compile(r"<[^>]*\sstyle\s*=", re.I)
 EVENT_ATTRIBUTE = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)
 JS_URL = re.compile(r"(href|src|action)\s*=\s*\"\s*javascript:", re.I)

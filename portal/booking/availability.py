@@ -196,14 +196,19 @@ def _scan(
     last_day: date,
     *,
     first_per_day: bool = False,
+    skip_start: datetime | None = None,
 ) -> dict[date, list[Slot]]:
-    """The free slots per day between ``first_day`` and ``last_day`` of a loaded schedule."""
+    """The free slots per day between ``first_day`` and ``last_day`` of a loaded schedule.
+
+    A slot starting at ``skip_start`` is left out (a booking being moved: its own time).
+    """
     first_day = max(first_day, schedule.first_day)
     last_day = min(last_day, schedule.last_day)
     duration = service.duration_minutes * 60
     occupancy = duration + service.buffer_minutes * 60
     step = business.slot_step_minutes * 60
     earliest = _seconds(schedule.window.earliest)
+    skip = _seconds(skip_start) if skip_start is not None else None
     free: dict[tuple[date, int], list[int]] = defaultdict(list)
     found: set[date] = set()
     hours = schedule.hours
@@ -221,7 +226,11 @@ def _scan(
                 start = _seconds(_local_instant(business, day, starts))
                 close = _seconds(_local_instant(business, day, ends))
                 while start + duration <= close:
-                    if start >= earliest and not timeline.overlaps(start, start + occupancy):
+                    if (
+                        start >= earliest
+                        and start != skip
+                        and not timeline.overlaps(start, start + occupancy)
+                    ):
                         free[(day, start)].append(provider_id)
                         found.add(day)
                         if first_per_day:
@@ -282,29 +291,51 @@ def calendar(
     providers: Iterable[Provider],
     now: datetime,
     day: date | None,
+    *,
+    first_day: date | None = None,
+    last_day: date | None = None,
+    exclude_booking_id: int | None = None,
+    skip_start: datetime | None = None,
 ) -> tuple[set[date], date, list[Slot]]:
-    """For the slot page, from one read of the database: the days of the booking
-    window that have a free slot, the day to show (``day``, else the first
-    free one) and that day's free slots."""
+    """For the slot page, from one read of the database: the days from ``first_day`` to
+    ``last_day`` (by default the whole booking window) that have a free slot, the day to
+    show (``day``, else the first free one) and that day's free slots.
+
+    The slot page passes the month it shows, so its cost does not grow with the
+    booking window. ``exclude_booking_id`` and ``skip_start`` serve a booking being
+    moved: it does not block itself, and its own time is not offered.
+    """
     window = BookingWindow.for_business(business, now)
+    first_day = max(first_day or window.first_day, window.first_day)
+    last_day = min(last_day or window.last_day, window.last_day)
+    span_first = min(first_day, day) if day else first_day
+    span_last = max(last_day, day) if day else last_day
     schedule = _load_schedule(
         session,
         business,
         providers,
-        window.first_day,
-        window.last_day,
+        span_first,
+        span_last,
         now,
         include_bookings=True,
-        exclude_booking_id=None,
+        exclude_booking_id=exclude_booking_id,
     )
     if schedule is None:
-        return set(), day or window.first_day, []
+        return set(), day or first_day, []
     free_days = set(
-        _scan(schedule, business, service, window.first_day, window.last_day, first_per_day=True)
+        _scan(
+            schedule,
+            business,
+            service,
+            first_day,
+            last_day,
+            first_per_day=True,
+            skip_start=skip_start,
+        )
     )
     if day is None:
-        day = min(free_days, default=window.first_day)
-    slots = _scan(schedule, business, service, day, day).get(day, [])
+        day = min(free_days, default=first_day)
+    slots = _scan(schedule, business, service, day, day, skip_start=skip_start).get(day, [])
     return free_days, day, slots
 
 

@@ -12,11 +12,12 @@ from babel.dates import format_date
 from flask import url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress, vText
 from sqlalchemy.orm import object_session
 
 from portal.booking.models import CONFIRMED, PENDING, Booking
 from portal.booking.service import times_rescheduled
+from portal.branding.service import contact
 from portal.businesses.models import Business
 from portal.hipaa.service import phi_free
 from portal.mail.compose import attach_calendar, business_sender, compose, render_parts
@@ -47,6 +48,13 @@ def calendar_file(
     if manage_url:
         event.add("description", _("Manage or cancel: %(url)s", url=manage_url))
         event.add("url", manage_url)
+    details = contact(business)
+    if details.address_lines:
+        event.add("location", details.address_one_line)
+    if details.email:
+        organizer = vCalAddress(f"mailto:{details.email}")
+        organizer.params["cn"] = vText(business.name)
+        event.add("organizer", organizer)
     if cancelled:
         event.add("status", "CANCELLED")
     else:

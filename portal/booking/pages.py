@@ -10,17 +10,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from babel.dates import format_date
 from flask import abort, current_app, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from portal.accounts.current import signed_in_client
 from portal.accounts.models import ClientAccount
 from portal.booking import service as booking_service
-from portal.booking.availability import BookingWindow, free_slots
-from portal.booking.forms import BookingDetailsForm
+from portal.booking.availability import BookingWindow
+from portal.booking.forms import BookingDetailsForm, CancelForm
 from portal.booking.models import Booking
-from portal.booking.params import day_in_window, parse_start, provider_choice, service_or_404
+from portal.booking.params import (
+    day_in_window,
+    month_in_window,
+    parse_start,
+    provider_choice,
+    service_or_404,
+)
+from portal.booking.picker import Picker, pick
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
 from portal.clients.accounts import client_of
@@ -85,6 +94,8 @@ class BookingRequest:
             terms_required=documents.terms is not None,
             policy_required=documents.policy is not None,
             account_client=client_of(session, account) if account is not None else None,
+            phone=business.client_phone,
+            notes=business.client_notes,
         )
         return cls(
             session,
@@ -103,6 +114,10 @@ class BookingRequest:
     def chosen(self) -> list[Provider]:
         return [self.provider] if self.provider else self.providers
 
+    def deadlines(self, now: datetime) -> booking_service.SlotDeadlines | None:
+        """The chosen time's cancellation and rescheduling deadlines, worked out now."""
+        return booking_service.slot_deadlines(self.documents.policy, self.start, now)
+
     def ensure_bookable(self) -> None:
         """Before showing the form: a blocked account and a gone time get their page now."""
         client = self.form.account_client
@@ -120,23 +135,47 @@ class BookingRequest:
             abort(400, description=str(refusal))
 
     def place(self) -> tuple[Booking, str]:
-        form = self.form
-        return booking_service.place_booking(
+        form, now = self.form, utcnow()
+        placed = booking_service.place_booking(
             self.session,
             self.business,
             self.service,
             self.provider,
             self.start,
-            booking_service.ClientDetails(form.name.data, form.email.data, form.phone.data),
+            booking_service.ClientDetails(
+                form.name.data, form.email.data, form.phone_number, notes=form.notes_text
+            ),
             booking_service.Consents(
                 terms=self.documents.terms if form.accept_terms.data else None,
                 policy=self.documents.policy if form.accept_policy.data else None,
                 ip_address=request.remote_addr or "",
             ),
-            utcnow(),
+            now,
             client=form.account_client,
             gift_card_code=form.gift_card_code.data or "",
         )
+        self._ensure_deadline_warning_shown(now)
+        return placed
+
+    def _ensure_deadline_warning_shown(self, now: datetime) -> None:
+        """Refuse a booking past a deadline unless the form sent showed the warning.
+
+        The consent records that the warning was shown; so when a deadline
+        passed after the form was shown, the form comes back with the warning,
+        to be confirmed once more (raised: the booking just placed is undone).
+        The form's hidden field alone proves nothing: the deadlines are worked
+        out here again, and the field only counts when one has passed.
+        """
+        deadlines = self.deadlines(now)
+        if deadlines is None or not deadlines.any_passed or self.form.deadline_notice.data:
+            return
+        self.form.accept_policy.errors = [
+            _(
+                "A deadline of this time passed while you filled in the form. "
+                "Please read the note about it and confirm again."
+            )
+        ]
+        raise RefusedWithPage(lambda: (render_template(DETAILS, **self.page()), 422))
 
     def refused(self, refusal: booking_service.BookingError | GiftCardError):
         """Raise the page for a booking the rules refused (a 400 for a time never offered).
@@ -167,6 +206,7 @@ class BookingRequest:
             form=self.form,
             account=self.account,
             gift_cards=booking_service.gift_cards_accepted(self.session, self.business),
+            deadlines=self.deadlines(utcnow()),
         )
 
 
@@ -252,40 +292,38 @@ class MoveRequest:
         return self._page(token, start=self.start, chosen_provider=picked)
 
     def calendar_page(self, token: str, now: datetime) -> dict:
-        """The days and free times the booking may move to, as the slot templates take them."""
-        window = BookingWindow.for_business(self.business, now)
-        day = day_in_window(request.args.get("day"), self.business, window)
-        slots_by_day = free_slots(
+        """The month and free times the booking may move to, as the picker templates take them."""
+        # Its own time is not offered: choosing it would change nothing (with another
+        # provider chosen, the same time is a real change).
+        own = self.provider is None or self.provider.id == self.booking.provider_id
+        picker = picker_from_request(
             self.session,
             self.business,
             self.booking.service,
-            self.chosen,
-            window.first_day,
-            window.last_day,
+            self.provider,
+            self.providers,
             now,
             exclude_booking_id=self.booking.id,
+            skip_start=self.booking.start_at if own else None,
         )
-        slots_by_day = self._without_current_time(slots_by_day)
-        if day is None:
-            day = min(slots_by_day, default=window.first_day)
-        return self._page(
-            token,
-            start=None,
-            window=window,
-            slots_by_day=slots_by_day,
-            day=day,
-            slots=slots_by_day.get(day, []),
-        )
+        return self._page(token, start=None, picker=picker)
 
-    def _without_current_time(self, slots_by_day):
-        """Leave out the booking's own time: choosing it would change nothing."""
-        if self.provider is not None and self.provider.id != self.booking.provider_id:
-            return slots_by_day
-        return {
-            d: kept
-            for d, slots in slots_by_day.items()
-            if (kept := [slot for slot in slots if slot.start != self.booking.start_at])
-        }
+
+def picker_from_request(
+    session: Session,
+    business: Business,
+    service: Service,
+    provider: Provider | None,
+    providers: list[Provider],
+    now: datetime,
+    **moving,
+) -> Picker:
+    """The slot picker for the ``day`` or ``month`` in the URL (a 400 outside the window)."""
+    window = BookingWindow.for_business(business, now)
+    day = day_in_window(request.args.get("day"), business, window)
+    month = month_in_window(request.args.get("month"), window)
+    chosen = [provider] if provider else providers
+    return pick(session, business, service, chosen, now, day=day, month=month, **moving)
 
 
 def manage_page(business, booking, token: str, *, refused: str | None = None, done=None) -> str:
@@ -299,6 +337,36 @@ def manage_page(business, booking, token: str, *, refused: str | None = None, do
         now=utcnow(),
         refused=refused,
         done=done,
+    )
+
+
+#: A deadline in a sentence: "Mon 7 Dec, 10:00" in English, "Mo. 7. Dez., 10:00" in German.
+SHORT_DAY_PATTERNS = {"en": "EEE d MMM", "de": "EEE d. MMM"}
+
+
+def short_datetime(instant: datetime, business: Business) -> str:
+    """``instant`` as the business's wall-clock time, short, in the page's language.
+
+    The year shows only when it is not the current one.
+    """
+    moment = business.local(instant)
+    locale = get_locale()
+    language = locale.language if locale is not None else "en"
+    pattern = SHORT_DAY_PATTERNS.get(language, SHORT_DAY_PATTERNS["en"])
+    if moment.year != business.local(utcnow()).year:
+        pattern += " y"
+    return f"{format_date(moment.date(), pattern, locale=language)}, {moment:%H:%M}"
+
+
+def cancel_page(business, booking, token: str, form: CancelForm, now: datetime) -> str:
+    """The cancel step: the booking, what cancelling means now, a reason, another time instead."""
+    return render_template(
+        "booking/cancel.html",
+        business=business,
+        booking=booking,
+        token=token,
+        form=form,
+        now=now,
     )
 
 

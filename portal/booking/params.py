@@ -69,6 +69,42 @@ def parse_day(raw: str | None) -> date | None:
         abort(400, description=_("That date is not valid. Please pick a day from the calendar."))
 
 
+def parse_month(raw: str | None) -> date | None:
+    """A month given as ``YYYY-MM``, as the first day of that month (a 400 when malformed)."""
+    if raw in (None, ""):
+        return None
+    year, dash, month = raw.partition("-")
+    if not (
+        dash
+        and len(year) == 4
+        and len(month) == 2
+        and (year + month).isascii()
+        and (year + month).isdigit()
+        and 1 <= int(month) <= 12
+        and int(year) > 0
+    ):
+        abort(400, description=_("That month is not valid. Please use the calendar's links."))
+    return date(int(year), int(month), 1)
+
+
+def month_in_window(raw: str | None, window: BookingWindow) -> date | None:
+    """The month asked for, if any, checked to overlap the booking window (else a 400)."""
+    month = parse_month(raw)
+    if month is None:
+        return None
+    if (month.year, month.month) < (window.first_day.year, window.first_day.month) or (
+        month.year,
+        month.month,
+    ) > (window.last_day.year, window.last_day.month):
+        abort(
+            400,
+            description=_(
+                "No bookings are taken in that month. Please pick a month from the calendar."
+            ),
+        )
+    return month
+
+
 def parse_start(raw: str | None) -> datetime:
     """A slot's start, given in the URL as an ISO 8601 instant with an offset."""
     if not raw or len(raw) > 40:

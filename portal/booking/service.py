@@ -143,6 +143,43 @@ class ClientDetails:
     name: str
     email: str
     phone: str
+    #: What the client wrote in the form's notes field (staff only; never e-mailed).
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class SlotDeadlines:
+    """The cancellation and rescheduling deadlines of a time, as the client books it.
+
+    A deadline of None means the policy allows no online cancellation (or move)
+    at all; ``cancel_passed``/``reschedule_passed`` say that it is already over.
+    """
+
+    cancel: datetime | None
+    reschedule: datetime | None
+    cancel_passed: bool
+    reschedule_passed: bool
+
+    @property
+    def any_passed(self) -> bool:
+        """Whether booking this time now means booking past one of its deadlines."""
+        return self.cancel_passed or self.reschedule_passed
+
+
+def slot_deadlines(
+    policy: CancellationPolicyVersion | None, start: datetime, now: datetime
+) -> SlotDeadlines | None:
+    """The deadlines of a booking at ``start`` under ``policy``; None without a policy."""
+    if policy is None:
+        return None
+    cancel = policy.cancel_deadline(start)
+    reschedule = policy.reschedule_deadline(start)
+    return SlotDeadlines(
+        cancel=cancel,
+        reschedule=reschedule,
+        cancel_passed=cancel is not None and cancel <= now,
+        reschedule_passed=reschedule is not None and reschedule <= now,
+    )
 
 
 @dataclass(frozen=True)
@@ -373,6 +410,7 @@ def book(
         manage_token_hash=token_hash,
         manage_token_sealed=seal_manage_token(token),
         policy_version=consents.policy,
+        client_notes=details.notes if by_client else "",
         created_at=now,
     )
     if consents.terms is not None:
@@ -385,12 +423,16 @@ def book(
             )
         )
     if consents.policy is not None:
+        # Booking past a deadline is allowed, once the form has shown the warning; the
+        # details step makes sure it did (``portal.booking.pages``), so it is recorded.
+        deadlines = slot_deadlines(consents.policy, start, now)
         booking.consents.append(
             BookingConsent(
                 kind="cancellation_policy",
                 policy_version=consents.policy,
                 accepted_at=now,
                 ip_address=consents.ip_address,
+                deadline_passed_shown=deadlines.any_passed,
             )
         )
     session.add(booking)
@@ -453,8 +495,14 @@ def _refuse_late(session: Session, booking: Booking, kind: str, now: datetime) -
     note_client_event(session, business, booking.client_id, kind, booking.id, now)
 
 
-def cancel_by_client(session: Session, booking: Booking, now: datetime) -> Booking:
-    """Cancel under the policy the client accepted.
+#: The most a client may write as the reason of a cancellation (``bookings.cancel_reason``).
+CANCEL_REASON_MAX = 500
+
+
+def cancel_by_client(
+    session: Session, booking: Booking, now: datetime, reason: str = ""
+) -> Booking:
+    """Cancel under the policy the client accepted; ``reason`` (optional) is for staff.
 
     A late attempt changes the booking not at all, but is noted against the
     client (``CancellationTooLate`` follows).
@@ -464,9 +512,12 @@ def cancel_by_client(session: Session, booking: Booking, now: datetime) -> Booki
     if not booking.can_cancel(now):
         _refuse_late(session, booking, LATE_CANCEL_REFUSED, now)
         raise CancellationTooLate(booking.cancel_deadline())
+    if len(reason) > CANCEL_REASON_MAX:
+        raise ValueError("the form limits the reason to CANCEL_REASON_MAX characters")
     booking.status = CANCELLED
     booking.cancelled_at = now
     booking.cancelled_by = "client"
+    booking.cancel_reason = reason
     session.flush()
     return booking
 

@@ -9,7 +9,7 @@ from portal.accounts.current import signed_in_client
 from portal.accounts.service import accounts_enabled
 from portal.booking import mailing, reminders
 from portal.booking import service as booking_service
-from portal.booking.availability import BookingWindow, calendar
+from portal.booking.forms import CancelForm
 from portal.booking.notifications import calendar_file
 from portal.booking.pages import (
     DETAILS,
@@ -17,10 +17,13 @@ from portal.booking.pages import (
     INVALID_LINK,
     BookingRequest,
     MoveRequest,
+    cancel_page,
     manage_page,
+    picker_from_request,
     refused_page,
+    short_datetime,
 )
-from portal.booking.params import day_in_window, provider_choice, service_or_404
+from portal.booking.params import provider_choice, service_or_404
 from portal.clock import utcnow
 from portal.db import writes
 from portal.extensions import csrf, db, limiter
@@ -50,14 +53,11 @@ def list_services():
 
 @blueprint.get("/services/<int:service_id>")
 def choose_slot(service_id: int):
-    business, now = current_business(), utcnow()
+    business = current_business()
     service = service_or_404(db.session, business, service_id)
     providers = booking_service.bookable_providers(db.session, business, service)
     provider, provider_value = provider_choice(request.args.get("provider"), providers)
-    window = BookingWindow.for_business(business, now)
-    day = day_in_window(request.args.get("day"), business, window)
-    chosen = [provider] if provider else providers
-    free_days, day, slots = calendar(db.session, business, service, chosen, now, day)
+    picker = picker_from_request(db.session, business, service, provider, providers, utcnow())
     return render_template(
         "booking/choose_slot.html",
         business=business,
@@ -65,10 +65,7 @@ def choose_slot(service_id: int):
         providers=providers,
         provider=provider,
         provider_value=provider_value,
-        window=window,
-        slots_by_day=free_days,
-        day=day,
-        slots=slots,
+        picker=picker,
     )
 
 
@@ -102,6 +99,20 @@ def manage(token: str):
     return manage_page(business, booking, token, done=DONE.parse(request.args.get("done")))
 
 
+@blueprint.get("/manage/<token>/cancel")
+@no_referrer
+def confirm_cancel(token: str):
+    business, now = current_business(), utcnow()
+    booking = _managed_booking(business, token, now)
+    if not booking.is_active:
+        return refused_page(business, booking, token, booking_service.AlreadyCancelled())
+    if not booking.can_cancel(now):
+        # Only the POST counts as a late attempt: a GET may come from a link preview.
+        late = booking_service.CancellationTooLate(booking.cancel_deadline())
+        return refused_page(business, booking, token, late)
+    return cancel_page(business, booking, token, CancelForm(), now)
+
+
 @blueprint.post("/manage/<token>/cancel")
 @writes
 @no_referrer
@@ -109,8 +120,11 @@ def manage(token: str):
 def cancel(token: str):
     business, now = current_business(), utcnow()
     booking = _managed_booking(business, token, now)
+    form = CancelForm()
+    if not form.validate():
+        return cancel_page(business, booking, token, form, now), 422
     try:
-        booking_service.cancel_by_client(db.session, booking, now)
+        booking_service.cancel_by_client(db.session, booking, now, form.reason.data)
     except booking_service.BookingError as refusal:
         return refused_page(business, booking, token, refusal)
     mailing.send_cancellation(business, booking, mailing.manage_url(token))
@@ -156,6 +170,11 @@ def _managed_booking(business, token: str, now=None):
 
 
 # Reminders: the manage page's switch, and the one-click address in each reminder.
+
+
+@blueprint.app_template_filter("short_datetime")
+def _short_datetime(instant, business) -> str:
+    return short_datetime(instant, business)
 
 
 @blueprint.app_template_global("reminder_switch_shown")

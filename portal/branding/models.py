@@ -23,7 +23,8 @@ class BusinessLogo(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     #: "image/png" or "image/webp": what we re-encoded it to.
     media_type: Mapped[str] = mapped_column(String(32))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Deferred: the business query of every public page reads the row, not the image.
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -104,6 +104,7 @@ def client_data(session: Session, client: Client) -> dict:
                 "cancelled_at": _plain(booking.cancelled_at),
                 "cancelled_by": booking.cancelled_by,
                 "cancel_reason": booking.cancel_reason,
+                "client_notes": booking.client_notes,
                 "consents": [
                     {
                         "kind": consent.kind,
@@ -114,6 +115,7 @@ def client_data(session: Session, client: Client) -> dict:
                         ),
                         "accepted_at": _plain(consent.accepted_at),
                         "ip_address": consent.ip_address,
+                        "deadline_passed_shown": consent.deadline_passed_shown,
                     }
                     for consent in booking.consents
                 ],
@@ -178,7 +180,7 @@ def erase_client(session: Session, client: Client, actor, now: datetime, origin:
     anonymised = session.execute(
         update(Booking)
         .where(Booking.id.in_(kept))
-        .values(ip_address="", cancel_reason="")
+        .values(ip_address="", cancel_reason="", client_notes="")
         .execution_options(synchronize_session=False)
     ).rowcount
 

@@ -31,8 +31,9 @@ Writing a new kind of e-mail (business notifications, reminders, agendas)
    its contrast; only buttons have their own colours (always both a
    background and a text colour). Use the macros of ``mail/components.html``
    rather than styling elements yourself; plain ``<p>``, ``<strong>`` and
-   ``<a href>`` need no style. Link only to the portal (``absolute_url``),
-   never to images or anything remote.
+   ``<a href>`` need no style. Link to the portal (``absolute_url``) and,
+   in the layout's footer, to the business's own contact details (its
+   site, ``mailto:``, ``tel:``); never load images or anything remote.
 
 2. ``text, html = render_parts("booking/email/reminder", brand=..., **context)``
    renders both (a missing ``.html`` falls back to the text, wrapped in the

@@ -12,6 +12,7 @@ from wtforms import (
     EmailField,
     HiddenField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TelField,
@@ -20,7 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.booking.availability import BookingWindow, Slot
-from portal.booking.forms import PHONE_PATTERN
+from portal.booking.forms import PHONE_HIDDEN, PHONE_OPTIONAL, PHONE_PATTERN, PHONE_REQUIRED
 from portal.booking.params import ANY_PROVIDER
 from portal.booking.service import ClientDetails
 from portal.businesses.models import Business
@@ -191,6 +192,22 @@ class BookingRulesForm(ClientRulesFields, FlaskForm):
     approve_bookings = BooleanField(
         _l("Approve bookings: a client's new booking waits as a request until staff approve it")
     )
+    client_phone = RadioField(
+        _l("Phone number"),
+        choices=[
+            SelectChoice(PHONE_REQUIRED, _l("Required: every client gives a phone number")),
+            SelectChoice(PHONE_OPTIONAL, _l("Optional: clients may leave it empty")),
+            SelectChoice(PHONE_HIDDEN, _l("Not asked: the booking form has no phone field")),
+        ],
+        validate_choice=False,
+    )
+    client_notes = BooleanField(
+        _l('Offer a notes field: "Anything we should know?" (up to 1000 characters)')
+    )
+
+    def validate_client_phone(self, field) -> None:
+        if field.data not in (PHONE_REQUIRED, PHONE_OPTIONAL, PHONE_HIDDEN):
+            raise ValidationError(_("Please choose whether the phone number is asked for."))
 
     def values(self) -> dict:
         """The rules as ``schedule.save_booking_rules`` takes them."""

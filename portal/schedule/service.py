@@ -42,7 +42,7 @@ VIEWS = (DAY, WEEK)
 #: Weeks the dashboard chart covers, the current one included.
 CHART_WEEKS = 12
 #: Owner settings on the Booking rules page.
-BOOKING_RULES = ("approve_bookings", *CLIENT_RULES)
+BOOKING_RULES = ("approve_bookings", "client_phone", "client_notes", *CLIENT_RULES)
 
 
 #: What ``book_for_client`` raises when the chosen time cannot be had after all.

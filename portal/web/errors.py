@@ -2,13 +2,14 @@
 
 from collections.abc import Callable
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, g, has_request_context, render_template, request
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.web.lazy_text import lazy_text as _l
+from portal.web.tenancy import business_in_url
 
 MESSAGES = {
     400: (
@@ -51,6 +52,23 @@ class RefusedWithPage(HTTPException):
         return current_app.make_response(self.render())
 
 
+def _business_of_address(status: int):
+    """The business whose public address (``/b/<slug>/...``) was asked for, or None.
+
+    A wrong address under a business's own path gets that business's error page
+    (its header and a link back to its services); an unknown slug stays generic.
+    A server error looks nothing up: the database may be what failed.
+    """
+    if not has_request_context() or status >= 500:
+        return None
+    parts = request.path.split("/", 3)
+    if len(parts) < 4 or parts[1] != "b":
+        return None
+    if "business" not in g:
+        g.business_slug = parts[2]
+    return business_in_url()
+
+
 def render_error(status: int, message: str | None = None, title: str | None = None):
     default_title, default_message = MESSAGES.get(status, MESSAGES[400])
     body = render_template(
@@ -58,6 +76,7 @@ def render_error(status: int, message: str | None = None, title: str | None = No
         status=status,
         title=title or default_title,
         message=message or default_message,
+        business=_business_of_address(status),
     )
     return body, status
 

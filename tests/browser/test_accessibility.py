@@ -65,7 +65,7 @@ def test_client_pages_have_no_serious_or_critical_axe_violations(
 
     def manage():
         book(page, email, "Thu 5 Mar")
-        expect(page.get_by_role("button", name="Cancel this booking")).to_be_visible()
+        expect(page.get_by_role("link", name="Cancel this booking")).to_be_visible()
 
     check_pages(
         page,
@@ -80,6 +80,7 @@ def test_client_pages_have_no_serious_or_critical_axe_violations(
             ),
             "details with errors": details_with_errors,
             "manage": manage,
+            "cancel step": lambda: page.get_by_role("link", name="Cancel this booking").click(),
             "terms": lambda: page.goto("/b/salon/terms"),
             "cancellation policy": lambda: page.goto("/b/salon/cancellation-policy"),
             "client sign-in": lambda: page.goto("/b/salon/account/login"),
@@ -146,7 +147,10 @@ def test_a_booking_can_be_made_and_cancelled_with_the_keyboard_alone(page, porta
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Your booking is confirmed")).to_be_visible()
 
-    tab_to(page, page.get_by_role("button", name="Cancel this booking"))
+    tab_to(page, page.get_by_role("link", name="Cancel this booking"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Cancel your booking?")).to_be_visible()
+    tab_to(page, page.get_by_role("button", name="Yes, cancel the booking"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Your booking is cancelled")).to_be_visible()
     assert page_errors(console) == []

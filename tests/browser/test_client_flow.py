@@ -79,9 +79,11 @@ def test_a_client_books_with_both_consents_and_cancels_from_the_email(
     expect(page.get_by_text("You can cancel free of charge until")).to_be_visible()
     shot("manage")
 
-    page.get_by_role("button", name="Cancel this booking").click()
+    page.get_by_role("link", name="Cancel this booking").click()
+    expect(page.get_by_role("heading", name="Cancel your booking?")).to_be_visible()
+    page.get_by_role("button", name="Yes, cancel the booking").click()
     expect(page.get_by_role("heading", name="Your booking is cancelled")).to_be_visible()
-    expect(page.get_by_role("button", name="Cancel this booking")).to_have_count(0)
+    expect(page.get_by_role("link", name="Cancel this booking")).to_have_count(0)
     shot("cancelled")
     portal.wait_for_mail(email, "Booking cancelled")
     assert page_errors(console) == []
@@ -102,11 +104,12 @@ def test_a_late_cancellation_is_refused_with_a_warning(page, portal, shot, conso
     page.get_by_label("I have read and accept the cancellation policy").check()
     page.get_by_role("button", name="Confirm booking").click()
     expect(page.get_by_role("heading", name="Your booking is confirmed")).to_be_visible()
-    cancel = page.get_by_role("button", name="Cancel this booking")
+    page.get_by_role("link", name="Cancel this booking").click()
+    cancel = page.get_by_role("button", name="Yes, cancel the booking")
     expect(cancel).to_be_visible()
     shot("late-before-deadline")
 
-    # The client leaves the page open and comes back a minute after the deadline.
+    # The client leaves the confirmation open and comes back a minute after the deadline.
     portal.move_clock_to(deadline + timedelta(minutes=1))
     cancel.click()
     warning = page.get_by_role("alert")
@@ -118,6 +121,6 @@ def test_a_late_cancellation_is_refused_with_a_warning(page, portal, shot, conso
     # Reloading the booking: it stands, and the form to cancel is gone.
     page.goto(manage_link(portal.wait_for_mail(email, "Booking confirmed")))
     expect(page.get_by_text("The time to cancel online ended at")).to_be_visible()
-    expect(page.get_by_role("button", name="Cancel this booking")).to_have_count(0)
+    expect(page.get_by_role("link", name="Cancel this booking")).to_have_count(0)
     assert [m for m in portal.mails_to(email) if "Booking cancelled" in str(m["Subject"])] == []
     assert page_errors(console) == []
