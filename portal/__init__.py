@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
     from portal.support.guards import init_app as init_support_guards
     from portal.support.service import init_app as init_support_accounts
     from portal.web.i18n import init_app as init_languages
+    from portal.web.owner_texts import init_app as init_owner_texts
     from portal.web.security import init_security_headers
 
     db.init_app(app)
@@ -59,6 +60,7 @@ def register_extensions(app: Flask) -> None:
     init_security_headers(app)
     init_embedding(app)  # frame-ancestors from the business's allowlist on public pages
     init_languages(app)
+    init_owner_texts(app)  # the owner's texts in the page's language
     init_hipaa_guards(app)
     init_support_guards(app)
     csrf.init_app(app)

@@ -14,26 +14,57 @@ from portal.branding.logos import leaf_logo
 from portal.branding.service import store_logo
 from portal.businesses.models import Business
 from portal.businesses.service import create_business, find_business
-from portal.catalog.models import DayOff, Provider, Service, WorkingHours
+from portal.catalog.models import DayOff, Provider, Service, ServiceTranslation, WorkingHours
 from portal.clock import utcnow
-from portal.policies.service import publish_policy, publish_terms
+from portal.policies.service import TRANSLATED_TEXTS, publish_policy, publish_terms
 
 DEMO_SLUG = "demo"
 DEMO_OWNER_EMAIL = "owner@demo.example"
 
-TERMS = """<p>These terms apply to every appointment booked through this portal.</p>
+# The studio is German: its own texts are German (the originals), each with an
+# English version that clients reading the pages in English see (issue 14).
+TERMS = """<p>Diese Bedingungen gelten für jeden Termin, der über dieses Portal gebucht wird.</p>
+<p>Bitte kommen Sie einige Minuten vor Ihrem Termin. Wenn Sie mehr als 15 Minuten zu spät kommen, müssen wir Ihren Termin unter Umständen kürzen oder verlegen.</p>
+<p>Wir speichern Ihren Namen, Ihre E-Mail-Adresse und Ihre Telefonnummer, um Ihre Buchungen zu verwalten, und löschen diese Daten, sobald sie nicht mehr benötigt werden.</p>"""
+
+TERMS_EN = """<p>These terms apply to every appointment booked through this portal.</p>
 <p>Please arrive a few minutes early. If you are more than 15 minutes late we may need to shorten or rebook your appointment.</p>
 <p>We store your name, e-mail address and phone number to manage your bookings and delete them when they are no longer needed.</p>"""
 
-POLICY_SUMMARY = "Free cancellation up to 24 hours before your appointment. Later cancellations are not possible online."
+POLICY_SUMMARY = "Kostenlose Stornierung bis 24 Stunden vor Ihrem Termin. Spätere Stornierungen sind online nicht möglich."
 
-POLICY_BODY = """<p>You can cancel or move your appointment free of charge until 24 hours before it starts, using the link in your confirmation e-mail.</p>"""
+POLICY_BODY = """<p>Sie können Ihren Termin bis 24 Stunden vor Beginn kostenlos stornieren oder verlegen, über den Link in Ihrer Bestätigungs-E-Mail.</p>"""
 
-POLICY_PREPAYMENT = """<p>None is required: you pay at the salon after your appointment.</p>"""
+POLICY_PREPAYMENT = """<p>Keine: Sie bezahlen nach Ihrem Termin im Studio.</p>"""
 
-POLICY_REFUNDS = """<p>As nothing is paid in advance, there is nothing to refund. Vouchers used for a cancelled booking stay valid.</p>"""
+POLICY_REFUNDS = """<p>Da nichts im Voraus bezahlt wird, gibt es nichts zu erstatten. Gutscheine, die für eine stornierte Buchung eingesetzt wurden, bleiben gültig.</p>"""
 
-POLICY_REBOOKING = """<p>After a cancellation you are welcome to book a new time at once. Within 24 hours of the start, please call us; <strong>missed appointments may be charged at 50 % of the price</strong>.</p>"""
+POLICY_REBOOKING = """<p>Nach einer Stornierung können Sie gern sofort einen neuen Termin buchen. Innerhalb von 24 Stunden vor Beginn rufen Sie uns bitte an; <strong>nicht wahrgenommene Termine können mit 50 % des Preises berechnet werden</strong>.</p>"""
+
+POLICY_EN = {
+    "summary": "Free cancellation up to 24 hours before your appointment. Later cancellations are not possible online.",
+    "body": """<p>You can cancel or move your appointment free of charge until 24 hours before it starts, using the link in your confirmation e-mail.</p>""",
+    "prepayment": """<p>None is required: you pay at the salon after your appointment.</p>""",
+    "refunds": """<p>As nothing is paid in advance, there is nothing to refund. Vouchers used for a cancelled booking stay valid.</p>""",
+    "rebooking": """<p>After a cancellation you are welcome to book a new time at once. Within 24 hours of the start, please call us; <strong>missed appointments may be charged at 50 % of the price</strong>.</p>""",
+}
+
+#: (German name, German description, English name, English description) per service.
+SERVICES = {
+    "haircut": ("Haarschnitt", "Waschen, Schneiden, Föhnen.", "Haircut", "Wash, cut and style."),
+    "colour": (
+        "Farbe und Schnitt",
+        "Komplette Coloration mit Schnitt und Föhnen.",
+        "Colour and cut",
+        "Full colour with a cut and blow-dry.",
+    ),
+    "consult": (
+        "Beratung",
+        "Ein kurzes Gespräch über Ihre Wünsche.",
+        "Consultation",
+        "A short talk about what you would like.",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -65,32 +96,29 @@ def load_demo(session: Session, today: date, owner_password: str | None = None) 
     business.accent_color = "#2e6b4e"
     store_logo(session, business, leaf_logo((0x2E, 0x6B, 0x4E)), utcnow())
 
-    haircut = Service(
-        business_id=business.id,
-        name="Haircut",
+    haircut = _service(
+        business,
+        "haircut",
         duration_minutes=30,
         price_cents=3500,
         buffer_minutes=10,
         position=1,
-        description="Wash, cut and style.",
     )
-    colour = Service(
-        business_id=business.id,
-        name="Colour and cut",
+    colour = _service(
+        business,
+        "colour",
         duration_minutes=120,
         price_cents=11000,
         buffer_minutes=15,
         position=2,
-        description="Full colour with a cut and blow-dry.",
     )
-    consult = Service(
-        business_id=business.id,
-        name="Consultation",
+    consult = _service(
+        business,
+        "consult",
         duration_minutes=15,
         price_cents=0,
         buffer_minutes=0,
         position=3,
-        description="A short talk about what you would like.",
     )
     anna = Provider(business_id=business.id, name="Anna Weber")
     jonas = Provider(business_id=business.id, name="Jonas Richter")
@@ -108,7 +136,7 @@ def load_demo(session: Session, today: date, owner_password: str | None = None) 
     jonas.days_off.append(DayOff(day=_next_weekday(today + timedelta(days=14), 4), note="Holiday"))
     session.add_all([haircut, colour, consult, anna, jonas])
 
-    publish_terms(session, business, TERMS)
+    publish_terms(session, business, TERMS, TERMS_EN)
     publish_policy(
         session,
         business,
@@ -121,6 +149,7 @@ def load_demo(session: Session, today: date, owner_password: str | None = None) 
         prepayment=POLICY_PREPAYMENT,
         refunds=POLICY_REFUNDS,
         rebooking=POLICY_REBOOKING,
+        translation=tuple(POLICY_EN[name] for name in TRANSLATED_TEXTS),
     )
     password = owner_password or secrets.token_urlsafe(12)
     # PORTAL_DEMO_PASSWORD is the operator's choice; the rules apply from the next change on.
@@ -135,6 +164,18 @@ def load_demo(session: Session, today: date, owner_password: str | None = None) 
     )
     session.flush()
     return DemoResult(business, created=True, owner_password=password)
+
+
+def _service(business: Business, key: str, **settings) -> Service:
+    """A demo service with its German texts and their English version."""
+    name, description, name_en, description_en = SERVICES[key]
+    return Service(
+        business_id=business.id,
+        name=name,
+        description=description,
+        translations=[ServiceTranslation(locale="en", name=name_en, description=description_en)],
+        **settings,
+    )
 
 
 def _next_weekday(start: date, weekday: int) -> date:

@@ -12,14 +12,19 @@ from portal.audit.models import AuditCheckpoint, AuditEvent
 from portal.booking.models import Booking, BookingConsent, BookingEvent, BookingReminder
 from portal.branding.models import BusinessLogo
 from portal.businesses.models import Business
-from portal.catalog.models import DayOff, Provider, Service, WorkingHours
+from portal.catalog.models import DayOff, Provider, Service, ServiceTranslation, WorkingHours
 from portal.clients.models import Client
 from portal.db import Base
 from portal.features import BusinessFeature
 from portal.giftcards.models import GiftCard, GiftCardRedemption
 from portal.hipaa.models import ComplianceSettings
 from portal.mail.models import OutboxMessage
-from portal.policies.models import CancellationPolicyVersion, TermsVersion
+from portal.policies.models import (
+    CancellationPolicyVersion,
+    PolicyTranslation,
+    TermsTranslation,
+    TermsVersion,
+)
 from portal.retention.models import RetentionSettings
 from portal.support.models import SupportUser
 
@@ -50,6 +55,9 @@ __all__ = [
     "Provider",
     "RetentionSettings",
     "Service",
+    "ServiceTranslation",
+    "PolicyTranslation",
+    "TermsTranslation",
     "StaffUser",
     "TermsVersion",
     "WorkingHours",

@@ -438,6 +438,50 @@ def test_cancel_inside_the_window(app, client, session, signed_in_client):
     assert len(outbox(app)) == sent + 1
 
 
+def test_cancelling_from_my_bookings_asks_first_and_keeps_the_reason(
+    app, client, session, signed_in_client
+):
+    salon = signed_in_client
+    assert book(client, salon.service.id).status_code == 303
+    [booking] = bookings(session)
+    page = client.get("/b/salon/account/").text
+    step_url = f"/b/salon/account/bookings/{booking.id}/cancel"
+    assert f'href="{step_url}"' in page
+
+    step = client.get(step_url)
+    assert step.status_code == 200
+    assert "Cancel your booking?" in step.text
+    assert 'name="reason"' in step.text
+    assert 'href="/b/salon/account/"' in step.text  # "No, keep my booking"
+    assert "/manage/" in step.text and "/reschedule" in step.text  # "Reschedule instead"
+    [booking] = bookings(session)
+    assert booking.status == "confirmed"  # asking cancels nothing
+
+    too_long = client.post(step_url, data={"csrf_token": csrf_token(step.text), "reason": "x" * 501})
+    assert too_long.status_code == 422
+    assert "500 characters or fewer" in too_long.text
+    session.rollback()
+    [booking] = bookings(session)
+    assert booking.status == "confirmed"
+
+    done = client.post(
+        step_url, data={"csrf_token": csrf_token(step.text), "reason": "  Moving away  "}
+    )
+    assert done.status_code == 302
+    session.rollback()
+    [booking] = bookings(session)
+    assert booking.status == "cancelled"
+    assert booking.cancel_reason == "Moving away"
+
+
+def test_the_cancel_step_of_another_accounts_booking_is_not_found(
+    client, session, signed_in_client, make_booking
+):
+    other = make_booking()
+    assert client.get(f"/b/salon/account/bookings/{other.id}/cancel").status_code == 404
+    assert client.get("/b/salon/account/bookings/99999999999/cancel").status_code == 404
+
+
 def test_late_cancel_is_refused_with_the_warning_and_changes_nothing(
     app, client, session, signed_in_client
 ):

@@ -160,6 +160,19 @@ def test_a_confirmation_is_text_and_html_with_the_calendar_attached(app, client,
     assert "Haircut" in text
 
 
+def test_the_plain_text_part_ends_with_how_to_reach_the_business(app, client, session, salon):
+    business = session.merge(salon.business)
+    business.address = "Lindenstraße 12\n10969 Berlin"
+    business.phone = "+49 30 1234567"
+    business.website = "https://salon.example"
+    session.commit()
+    _manage_path, message, _path = book(app, client, salon)
+    plain = message.get_payload()[0].get_payload()[0].get_content()
+    assert plain.rstrip().endswith(
+        "Salon Test\nLindenstraße 12, 10969 Berlin\nPhone: +49 30 1234567\nhttps://salon.example"
+    )
+
+
 def test_the_html_part_has_the_manage_button_and_the_calendar_link(app, client, salon):
     manage_path, message, _path = book(app, client, salon)
     html = html_of(message)

@@ -77,6 +77,21 @@ def test_a_chosen_day_shows_its_month_and_times(client, salon):
     assert "start=2026-03-20T08:00Z" in html
 
 
+def test_a_chosen_day_marks_its_week_for_the_phone_strip(client, salon):
+    html = slot_page(client, salon, "?day=2026-03-20").text  # a Friday
+    assert 'class="calendar week-strip"' in html
+    # March 2026 starts on a Sunday: the week of the 20th runs from the 16th to the 22nd.
+    calendar = re.search(r'<ul class="calendar week-strip".*?</ul>', html, re.S).group(0)
+    cells = [cell.group(0) for cell in re.finditer(r"<li\b.*?</li>", calendar, re.S)]
+    assert len(cells) == 6 + 31
+    in_strip = [n - 6 + 1 for n, cell in enumerate(cells) if "other-week" not in cell]
+    assert in_strip == list(range(16, 23))
+    assert re.search(r'class="whole-month"><a href="[^"]*month=2026-03[^"]*#calendar"', html)
+
+    month = slot_page(client, salon, "?month=2026-03").text
+    assert "week-strip" not in month and "other-week" not in month
+
+
 def test_day_and_provider_links_open_the_page_at_the_times(client, salon, session):
     other = make_provider(session, salon.business, [salon.service], name="Bea")
     session.commit()

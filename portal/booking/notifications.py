@@ -21,6 +21,7 @@ from portal.branding.service import contact
 from portal.businesses.models import Business
 from portal.hipaa.service import phi_free
 from portal.mail.compose import attach_calendar, business_sender, compose, render_parts
+from portal.web.owner_texts import translated
 from portal.web.urls import absolute_url
 
 
@@ -43,7 +44,7 @@ def calendar_file(
         "summary",
         _("Appointment – %(business)s", business=business.name)
         if private
-        else f"{booking.service.name} – {business.name}",
+        else f"{translated(booking.service, 'name')} – {business.name}",
     )
     if manage_url:
         event.add("description", _("Manage or cancel: %(url)s", url=manage_url))
@@ -108,7 +109,7 @@ def _attach_calendar(
 
 def _what(business: Business, booking: Booking) -> str:
     """What a subject line names: the service, or only the business in HIPAA mode."""
-    return business.name if phi_free(business) else booking.service.name
+    return business.name if phi_free(business) else translated(booking.service, "name")
 
 
 def _book_again_url(business: Business) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from babel.dates import format_date
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
@@ -359,14 +359,44 @@ def short_datetime(instant: datetime, business: Business) -> str:
 
 
 def cancel_page(business, booking, token: str, form: CancelForm, now: datetime) -> str:
-    """The cancel step: the booking, what cancelling means now, a reason, another time instead."""
+    """The cancel step of the manage page: what cancelling means now, a reason, or move instead."""
+    return _cancel_step(
+        business,
+        booking,
+        form,
+        now,
+        back_url=url_for("booking.manage", token=token),
+        action_url=url_for("booking.cancel", token=token),
+        reschedule_url=url_for("booking.reschedule", token=token),
+    )
+
+
+def account_cancel_page(business, booking, form: CancelForm, now: datetime) -> str:
+    """The same step from a client account's "My bookings" (its manage link, if known)."""
+    token = booking_service.open_manage_token(booking)
+    return _cancel_step(
+        business,
+        booking,
+        form,
+        now,
+        back_url=url_for("client_accounts.bookings"),
+        action_url=url_for("client_accounts.cancel_booking", booking_id=booking.id),
+        reschedule_url=url_for("booking.reschedule", token=token) if token else None,
+    )
+
+
+def _cancel_step(
+    business, booking, form: CancelForm, now: datetime, *, back_url, action_url, reschedule_url
+) -> str:
     return render_template(
         "booking/cancel.html",
         business=business,
         booking=booking,
-        token=token,
         form=form,
         now=now,
+        back_url=back_url,
+        action_url=action_url,
+        reschedule_url=reschedule_url if booking.can_reschedule(now) else None,
     )
 
 

@@ -52,6 +52,7 @@ from portal.hipaa.service import phi_free
 from portal.mail.compose import render_parts
 from portal.mail.outbox import enqueue, renders
 from portal.web.formatting import local_datetime
+from portal.web.owner_texts import translated
 from portal.web.urls import absolute_url
 
 log = logging.getLogger(__name__)
@@ -270,7 +271,11 @@ def reminder_email(
             when=when,
         )
     else:
-        subject = _("Reminder: %(service)s, %(when)s", service=booking.service.name, when=when)
+        subject = _(
+            "Reminder: %(service)s, %(when)s",
+            service=translated(booking.service, "name"),
+            when=when,
+        )
     text, html = render_parts(
         "booking/email/reminder",
         brand=business.name,

@@ -32,6 +32,7 @@ from portal.catalog import service as catalog
 from portal.catalog.models import Provider, Service
 from portal.web.forms import EMAIL_MAX_LENGTH, EMAIL_TOO_LONG, strip_blanks
 from portal.web.lazy_text import lazy_text as _l
+from portal.web.owner_texts import other_language
 
 PRICE_PATTERN = re.compile(r"(\d{1,7})(?:[.,](\d{1,2}))?\Z")
 TIME_PATTERN = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)\Z")
@@ -286,6 +287,20 @@ class ServiceForm(FlaskForm):
         required_message=_l("Please enter the buffer in minutes (0 for none)."),
     )
     providers = ChecklistField(_l("Performed by"), noun="providers")
+    #: The name and description in the business's other language; labelled by the page.
+    translated_name = StringField(
+        _l("Name"),
+        filters=[strip_blanks],
+        validators=[Length(max=catalog.NAME_MAX, message=catalog.NAME_TOO_LONG)],
+    )
+    translated_description = TextAreaField(
+        _l("Description (optional)"),
+        validators=[Length(max=catalog.DESCRIPTION_MAX, message=catalog.DESCRIPTION_TOO_LONG)],
+    )
+
+    def validate_translated_name(self, field):
+        if (self.translated_description.data or "").strip() and not (field.data or "").strip():
+            raise ValidationError(str(catalog.TRANSLATED_NAME_MISSING))
 
     def validate_price_cents(self, field):
         if field.data > catalog.MAX_PRICE_CENTS:
@@ -299,6 +314,11 @@ class ServiceForm(FlaskForm):
         if service is not None:
             data = {field: getattr(service, field) for field in catalog.SERVICE_FIELDS}
             data["providers"] = [p.id for p in service.providers if p.active]
+            language = other_language(business)
+            for row in service.translations:
+                if row.locale == language:
+                    data["translated_name"] = row.name
+                    data["translated_description"] = row.description
         form = cls(data=data)
         form.providers.choices = [
             SelectChoice(p.id, p.name) for p in catalog.active_rows(session, business.id, Provider)
@@ -307,7 +327,9 @@ class ServiceForm(FlaskForm):
 
     def values(self) -> dict:
         """The service's settings as ``catalog.create_service`` and ``update_service`` take them."""
-        return {field: getattr(self, field).data for field in catalog.SERVICE_FIELDS}
+        values = {field: getattr(self, field).data for field in catalog.SERVICE_FIELDS}
+        values["translation"] = (self.translated_name.data, self.translated_description.data)
+        return values
 
 
 class ProviderForm(FlaskForm):

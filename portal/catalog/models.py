@@ -50,6 +50,30 @@ class Service(Base):
     providers: Mapped[list[Provider]] = relationship(
         secondary=provider_services, back_populates="services", order_by="Provider.id"
     )
+    #: The owner's versions of name and description in other languages (see ``catalog.texts``).
+    translations: Mapped[list[ServiceTranslation]] = relationship(
+        back_populates="service", cascade="all, delete-orphan", order_by="ServiceTranslation.locale"
+    )
+
+
+class ServiceTranslation(Base):
+    """A service's name and description in one language other than the business's own.
+
+    The service row keeps the original (the business's language); staff pages show it.
+    """
+
+    __tablename__ = "service_translations"
+    __table_args__ = (UniqueConstraint("service_id", "locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), index=True
+    )
+    locale: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    service: Mapped[Service] = relationship(back_populates="translations")
 
 
 class Provider(Base):

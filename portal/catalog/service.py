@@ -24,10 +24,11 @@ from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.booking.models import ACTIVE_STATUSES, Booking
 from portal.businesses.models import Business
-from portal.catalog.models import DayOff, Provider, Service, WorkingHours
+from portal.catalog.models import DayOff, Provider, Service, ServiceTranslation, WorkingHours
 from portal.db import MAX_ID
 from portal.web.formatting import short_date
 from portal.web.lazy_text import lazy_text as _l
+from portal.web.owner_texts import other_language
 
 #: Weekday keys (form field names, audit log); WEEKDAY_NAMES are what people read.
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -95,6 +96,7 @@ BUFFER = Limit(0, 240, _l("The buffer must be between 0 and 240 minutes."))
 NAME_MAX, DESCRIPTION_MAX, NOTE_MAX = 200, 2000, 200
 NAME_TOO_LONG = _l("Keep the name under 200 characters.")
 DESCRIPTION_TOO_LONG = _l("Keep the description under 2000 characters.")
+TRANSLATED_NAME_MISSING = _l("Give the name too: a description without a name cannot be shown.")
 NOTE_TOO_LONG = _l("Keep the note under 200 characters.")
 CHOOSE_LOCALE = _l("Choose English or Deutsch.")
 NO_SERVICE = _l("There is no such service at this business.")
@@ -258,7 +260,12 @@ def create_service(
     actor: Actor,
     provider_ids: list[int] = (),
 ) -> Service:
-    """Add a service, open for booking with the chosen providers."""
+    """Add a service, open for booking with the chosen providers.
+
+    ``values["translation"]``, if given, is ``(name, description)`` in the business's
+    other language (see ``set_translation``).
+    """
+    translation = _checked_translation(values.get("translation"))
     values = _checked_service_values(session, business, values)
     service = Service(business_id=business.id, active=True, **values)
     service.providers = _business_rows(session, business, Provider, provider_ids, "providers")
@@ -266,6 +273,8 @@ def create_service(
     session.flush()
     changes = {field: [None, value] for field, value in values.items()}
     changes["providers"] = [None, _names(service.providers)]
+    if translation is not None:
+        changes.update(set_translation(business, service, *translation))
     _record(session, actor, "services", changes, CREATED, service=service)
     return service
 
@@ -280,6 +289,7 @@ def update_service(
 ) -> dict[str, list]:
     """Change a service and who performs it; audit the old and new values."""
     _ensure_owned(business, service)
+    translation = _checked_translation(values.get("translation"))
     values = _checked_service_values(session, business, values, service)
     chosen = None
     if provider_ids is not None:
@@ -290,8 +300,53 @@ def update_service(
         service.providers, change = _relinked(service.providers, chosen)
         if change:
             changes["providers"] = change
+    if translation is not None:
+        changes.update(set_translation(business, service, *translation))
     _record(session, actor, "services", changes, UPDATED, service=service)
     session.flush()
+    return changes
+
+
+def _checked_translation(pair) -> tuple[str, str] | None:
+    """``(name, description)`` stripped and within the originals' limits; None if not given."""
+    if pair is None:
+        return None
+    name, description = ((text or "").strip() for text in pair)
+    if len(name) > NAME_MAX:
+        raise CatalogError(str(NAME_TOO_LONG), "translated_name")
+    if len(description) > DESCRIPTION_MAX:
+        raise CatalogError(str(DESCRIPTION_TOO_LONG), "translated_description")
+    if description and not name:
+        raise CatalogError(str(TRANSLATED_NAME_MISSING), "translated_name")
+    return name, description
+
+
+def set_translation(
+    business: Business, service: Service, name: str, description: str
+) -> dict[str, list]:
+    """Give ``service`` its name and description in the business's other language.
+
+    An empty name removes the translation (clients then read the original).
+    Service texts are not versioned (bookings name the service, not its wording),
+    so the one translation row is changed in place. Returns audit changes.
+    """
+    language = other_language(business)
+    row = next((t for t in service.translations if t.locale == language), None)
+    before = [row.name, row.description] if row is not None else ["", ""]
+    if not name:
+        if row is not None:
+            service.translations.remove(row)
+    elif row is None:
+        service.translations.append(
+            ServiceTranslation(locale=language, name=name, description=description)
+        )
+    else:
+        row.name, row.description = name, description
+    after = [name, description if name else ""]
+    changes = {}
+    for field, old, new in zip(("name", "description"), before, after, strict=True):
+        if old != new:
+            changes[f"{field}_{language}"] = [old or None, new or None]
     return changes
 
 

@@ -12,6 +12,8 @@ from portal.accounts.models import RESET, ClientAccount
 from portal.accounts.notifications import send_sign_up_mail
 from portal.booking import mailing
 from portal.booking import service as booking_service
+from portal.booking.forms import CancelForm
+from portal.booking.pages import account_cancel_page
 from portal.clients import accounts
 from portal.clock import utcnow
 from portal.db import writes
@@ -114,13 +116,29 @@ def bookings():
     return _bookings_page(g.client_account)
 
 
+@blueprint.get("/bookings/<int:booking_id>/cancel")
+@client_required
+def confirm_cancel(booking_id: int):
+    booking, now = _own_booking_or_404(booking_id), utcnow()
+    if booking.is_cancelled:
+        flash(_("That booking was already cancelled."))
+        return redirect(url_for("client_accounts.bookings"))
+    if not booking.can_cancel(now):
+        # Only the POST counts as a late attempt: a GET may come from a link preview.
+        return _bookings_page(g.client_account, refused=booking), 409
+    return account_cancel_page(current_business(), booking, CancelForm(), now)
+
+
 @blueprint.post("/bookings/<int:booking_id>/cancel")
 @writes
 @client_required
 def cancel_booking(booking_id: int):
-    booking = _own_booking_or_404(booking_id)
+    booking, now = _own_booking_or_404(booking_id), utcnow()
+    form = CancelForm()
+    if not form.validate():
+        return account_cancel_page(current_business(), booking, form, now), 422
     try:
-        booking_service.cancel_by_client(db.session, booking, utcnow())
+        booking_service.cancel_by_client(db.session, booking, now, form.reason.data)
     except booking_service.CancellationTooLate:
         # Noted against the client (and committed with this page); the booking stays.
         return _bookings_page(g.client_account, refused=booking), 409

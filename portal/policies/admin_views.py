@@ -31,6 +31,7 @@ def edit_terms():
                 business,
                 enabled=form.terms_enabled.data,
                 body=form.body.data,
+                translated_body=form.translated_body.data or "",
                 actor=g.staff,
                 now=utcnow(),
                 origin=origin(),

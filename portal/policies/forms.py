@@ -18,11 +18,14 @@ from portal.policies.service import (
     MAX_TEXT,
     SUMMARY_MISSING,
     TERMS_MISSING,
+    TRANSLATED_TEXTS,
     UNITS,
     PolicyDraft,
     split_notice,
+    translation_of,
 )
 from portal.web.lazy_text import lazy_text as _l
+from portal.web.owner_texts import other_language
 
 WHOLE_NUMBER = re.compile(r"[0-9]{1,7}\Z")
 TOO_LONG = _l(
@@ -62,12 +65,19 @@ def _unit() -> SelectField:
 class TermsForm(FlaskForm):
     terms_enabled = BooleanField(_l("Clients must accept these terms to book"))
     body = _text(_l("Terms and conditions"))
+    #: The terms in the business's other language (optional); labelled by the page.
+    translated_body = _text(_l("Terms and conditions"))
 
     @classmethod
     def for_terms(cls, business, terms) -> TermsForm:
-        """The form filled in with the switch and the current text."""
+        """The form filled in with the switch and the current text in both languages."""
+        row = translation_of(terms, other_language(business)) if terms else None
         return cls(
-            data={"terms_enabled": business.terms_enabled, "body": terms.body if terms else ""}
+            data={
+                "terms_enabled": business.terms_enabled,
+                "body": terms.body if terms else "",
+                "translated_body": row.body if row else "",
+            }
         )
 
     def validate_body(self, field) -> None:
@@ -105,11 +115,29 @@ class PolicyForm(FlaskForm):
     refunds = _text(_l("Refunds"))
     rebooking = _text(_l("Rebooking"))
     body = _text(_l("Other conditions (optional)"))
+    #: The texts in the business's other language (optional); the page labels the group.
+    translated_summary = TextAreaField(
+        _l("Summary"),
+        validators=[
+            Length(
+                max=MAX_SUMMARY,
+                message=_l("Keep the summary to %(num)d characters at most.", num=MAX_SUMMARY),
+            )
+        ],
+    )
+    translated_prepayment = _text(_l("Prepayment"))
+    translated_refunds = _text(_l("Refunds"))
+    translated_rebooking = _text(_l("Rebooking"))
+    translated_body = _text(_l("Other conditions (optional)"))
 
     @classmethod
     def for_policy(cls, business, policy) -> PolicyForm:
         """The form filled in with the current version, or the defaults without one."""
         data = {"policy_enabled": business.cancellation_policy_enabled}
+        row = translation_of(policy, other_language(business)) if policy is not None else None
+        if row is not None:
+            for name in TRANSLATED_TEXTS:
+                data[f"translated_{name}"] = getattr(row, name)
         if policy is not None:
             for name in ("summary", "prepayment", "refunds", "rebooking", "body"):
                 data[name] = getattr(policy, name)
@@ -187,4 +215,7 @@ class PolicyForm(FlaskForm):
             prepayment=self.prepayment.data or "",
             refunds=self.refunds.data or "",
             rebooking=self.rebooking.data or "",
+            translation=tuple(
+                getattr(self, f"translated_{name}").data or "" for name in TRANSLATED_TEXTS
+            ),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
 from portal.db import Base, UTCDateTime
@@ -24,6 +24,29 @@ class TermsVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    #: The same version in other languages, published with it and never changed after.
+    translations: Mapped[list[TermsTranslation]] = relationship(
+        cascade="all, delete-orphan", order_by="TermsTranslation.locale", lazy="selectin"
+    )
+
+
+class TermsTranslation(Base):
+    """A terms version's text in one language other than the business's own.
+
+    It belongs to the immutable version: a consent record names the version, so
+    what a client accepted in either language stays readable as it was.
+    """
+
+    __tablename__ = "terms_translations"
+    __table_args__ = (UniqueConstraint("terms_version_id", "locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    terms_version_id: Mapped[int] = mapped_column(
+        ForeignKey("terms_versions.id", ondelete="CASCADE"), index=True
+    )
+    locale: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)
 
 
 class CancellationPolicyVersion(Base):
@@ -52,6 +75,11 @@ class CancellationPolicyVersion(Base):
     rebooking: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    #: The same version's texts in other languages, published with it, never changed after.
+    translations: Mapped[list[PolicyTranslation]] = relationship(
+        cascade="all, delete-orphan", order_by="PolicyTranslation.locale", lazy="selectin"
+    )
+
     def cancel_deadline(self, start: datetime) -> datetime | None:
         """The last instant a client may cancel a booking starting at ``start``.
 
@@ -62,6 +90,28 @@ class CancellationPolicyVersion(Base):
     def reschedule_deadline(self, start: datetime) -> datetime | None:
         """The last instant a client may move a booking starting at ``start``; None: never."""
         return _deadline(self.reschedule_mode, self.reschedule_notice_minutes, start)
+
+
+class PolicyTranslation(Base):
+    """A policy version's texts in one language other than the business's own.
+
+    The rules (modes, notices) are the version's; only the owner's words are
+    translated. Immutable like the version a consent record names.
+    """
+
+    __tablename__ = "cancellation_policy_translations"
+    __table_args__ = (UniqueConstraint("policy_version_id", "locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_version_id: Mapped[int] = mapped_column(
+        ForeignKey("cancellation_policy_versions.id", ondelete="CASCADE"), index=True
+    )
+    locale: Mapped[str] = mapped_column(String(8))
+    summary: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text, default="")
+    prepayment: Mapped[str] = mapped_column(Text, default="")
+    refunds: Mapped[str] = mapped_column(Text, default="")
+    rebooking: Mapped[str] = mapped_column(Text, default="")
 
 
 def _deadline(mode: str, notice_minutes: int, start: datetime) -> datetime | None:

@@ -17,11 +17,14 @@ from portal.policies.models import (
     CANCEL_NEVER,
     CANCEL_UNTIL,
     CancellationPolicyVersion,
+    PolicyTranslation,
+    TermsTranslation,
     TermsVersion,
 )
 from portal.policies.rich_text import clean_html
 from portal.web.lazy_text import lazy_text as _l
 from portal.web.messages import saved, saved_message
+from portal.web.owner_texts import other_language
 
 MODES = (CANCEL_NEVER, CANCEL_ANY_TIME, CANCEL_UNTIL)
 MINUTE, HOUR, DAY = 1, 60, 24 * 60
@@ -41,6 +44,14 @@ SUMMARY_MISSING = _l(
     "they agree."
 )
 CHOOSE_MODE = _l("Choose one of the three options.")
+#: Said when the sanitiser leaves nothing of a translation the owner wrote.
+NOTHING_LEFT = _l(
+    "Nothing readable is left of this text once unsafe HTML is removed: "
+    "write it as plain text, or leave it empty."
+)
+TRANSLATED_SUMMARY_MISSING = _l(
+    "Write the summary in this language too, or leave all its texts empty."
+)
 
 
 def current_terms(session: Session, business: Business) -> TermsVersion | None:
@@ -68,13 +79,35 @@ def _next_version(session: Session, model, business: Business) -> int:
     return (latest or 0) + 1
 
 
-def publish_terms(session: Session, business: Business, body: str) -> TermsVersion:
-    """Save ``body`` (sanitised) as the business's new terms version."""
+#: The policy texts an owner may give in the business's other language, in this order.
+TRANSLATED_TEXTS = ("summary", "body", "prepayment", "refunds", "rebooking")
+NO_TRANSLATION = ("",) * len(TRANSLATED_TEXTS)
+
+
+def translation_of(version, language: str):
+    """The version's translation row in ``language``, or None."""
+    return next((row for row in version.translations if row.locale == language), None)
+
+
+def publish_terms(
+    session: Session, business: Business, body: str, translated_body: str = ""
+) -> TermsVersion:
+    """Save ``body`` (sanitised) as the business's new terms version.
+
+    ``translated_body`` is the same terms in the business's other language; it is
+    published with the version and, like the version, never changed afterwards:
+    a consent record names the version, and so what the client read in either language.
+    """
     terms = TermsVersion(
         business_id=business.id,
         version=_next_version(session, TermsVersion, business),
         body=clean_html(body),
     )
+    translated_body = clean_html(translated_body)
+    if translated_body:
+        terms.translations.append(
+            TermsTranslation(locale=other_language(business), body=translated_body)
+        )
     session.add(terms)
     session.flush()
     return terms
@@ -93,8 +126,13 @@ def publish_policy(
     prepayment: str = "",
     refunds: str = "",
     rebooking: str = "",
+    translation: tuple[str, ...] = NO_TRANSLATION,
 ) -> CancellationPolicyVersion:
-    """Save a new cancellation policy version; its texts are sanitised."""
+    """Save a new cancellation policy version; its texts are sanitised.
+
+    ``translation`` holds the ``TRANSLATED_TEXTS`` in the business's other language,
+    published with the version and immutable like it (no summary: no translation).
+    """
     policy = CancellationPolicyVersion(
         business_id=business.id,
         version=_next_version(session, CancellationPolicyVersion, business),
@@ -108,6 +146,15 @@ def publish_policy(
         refunds=clean_html(refunds),
         rebooking=clean_html(rebooking),
     )
+    texts = dict(zip(TRANSLATED_TEXTS, translation, strict=True))
+    if texts["summary"].strip():
+        policy.translations.append(
+            PolicyTranslation(
+                locale=other_language(business),
+                summary=" ".join(texts["summary"].split()),
+                **{name: clean_html(texts[name]) for name in TRANSLATED_TEXTS[1:]},
+            )
+        )
     session.add(policy)
     session.flush()
     return policy
@@ -188,6 +235,8 @@ class PolicyDraft:
     prepayment: str = ""
     refunds: str = ""
     rebooking: str = ""
+    #: The ``TRANSLATED_TEXTS`` in the business's other language; all empty: none.
+    translation: tuple[str, ...] = NO_TRANSLATION
 
     def normalised(self) -> PolicyDraft:
         """Texts sanitised, and no notice kept for a rule that has none."""
@@ -205,11 +254,27 @@ class PolicyDraft:
             prepayment=clean_html(self.prepayment),
             refunds=clean_html(self.refunds),
             rebooking=clean_html(self.rebooking),
+            translation=_normalised_translation(self.translation),
         )
 
     @classmethod
-    def of(cls, policy: CancellationPolicyVersion) -> PolicyDraft:
-        return cls(**{name: getattr(policy, name) for name in cls.__dataclass_fields__})
+    def of(cls, policy: CancellationPolicyVersion, language: str = "") -> PolicyDraft:
+        """The version as a draft, with its translation into ``language`` if it has one."""
+        row = translation_of(policy, language)
+        translation = (
+            tuple(getattr(row, name) for name in TRANSLATED_TEXTS) if row else NO_TRANSLATION
+        )
+        names = [name for name in cls.__dataclass_fields__ if name != "translation"]
+        return cls(**{name: getattr(policy, name) for name in names}, translation=translation)
+
+
+def _normalised_translation(texts: tuple[str, ...]) -> tuple[str, ...]:
+    """Summary on one line, the rest sanitised; nothing at all without a summary."""
+    summary, *rest = texts
+    summary = " ".join((summary or "").split())
+    if not summary:
+        return NO_TRANSLATION
+    return (summary, *(clean_html(text) for text in rest))
 
 
 #: Policy fields whose old and new values the audit log shows; the long texts are
@@ -221,7 +286,7 @@ AUDITED_RULES = (
     "reschedule_mode",
     "reschedule_notice_minutes",
 )
-LONG_TEXTS = ("body", "prepayment", "refunds", "rebooking")
+LONG_TEXTS = ("body", "prepayment", "refunds", "rebooking", "translation")
 
 
 def save_terms(
@@ -233,19 +298,28 @@ def save_terms(
     actor,
     now: datetime,
     origin: Origin,
+    translated_body: str = "",
 ) -> dict[str, list]:
     """Switch the terms on or off and publish a changed text as a new version; audited.
 
+    A changed translation (``translated_body``, the business's other language) is a
+    new version too, with both texts: a published version never changes.
     Returns {setting: [old, new]} of what changed.
     """
     html = clean_html(body)
     if enabled and not html:
         raise PolicyError("body", str(TERMS_MISSING))
+    translated = clean_html(translated_body)
+    if translated_body.strip() and not translated:
+        raise PolicyError("translated_body", str(NOTHING_LEFT))
     current = current_terms(session, business)
     changes = apply_changes(business, {"terms_enabled": enabled}, ["terms_enabled"])
+    before = translation_of(current, other_language(business)) if current else None
+    changed = current is None or clean_html(current.body) != html
+    changed = changed or (before.body if before else "") != translated
     # An emptied text is not a version: the last one stays for the bookings that name it.
-    if html and (current is None or clean_html(current.body) != html):
-        published = publish_terms(session, business, html)
+    if html and changed:
+        published = publish_terms(session, business, html, translated)
         changes["terms_version"] = [current.version if current else None, published.version]
     record_changes(session, actor, now, origin, TERMS_AREA, changes)
     session.flush()
@@ -263,13 +337,15 @@ def save_policy(
     origin: Origin,
 ) -> dict[str, list]:
     """Switch the policy on or off and publish changed rules or texts as a new version; audited."""
+    written = draft.translation
     draft = draft.normalised()
-    _check(draft, enabled)
+    _check(draft, enabled, written)
     current = current_policy(session, business)
     changes = apply_changes(
         business, {"cancellation_policy_enabled": enabled}, ["cancellation_policy_enabled"]
     )
-    before = PolicyDraft.of(current).normalised() if current is not None else None
+    language = other_language(business)
+    before = PolicyDraft.of(current, language).normalised() if current is not None else None
     has_content = draft != PolicyDraft(summary="").normalised()
     if draft != before and (before is not None or has_content):
         published = publish_policy(session, business, **asdict(draft))
@@ -280,7 +356,8 @@ def save_policy(
             if old != getattr(draft, name):
                 changes[name] = [old, getattr(draft, name)]
         for name in LONG_TEXTS:
-            if (getattr(before, name) if before else "") != getattr(draft, name):
+            empty = getattr(PolicyDraft(summary=""), name)
+            if (getattr(before, name) if before else empty) != getattr(draft, name):
                 changes[name] = [
                     f"version {old_version}" if old_version else None,
                     f"version {published.version}",
@@ -290,14 +367,22 @@ def save_policy(
     return changes
 
 
-def _check(draft: PolicyDraft, enabled: bool) -> None:
+def _check(draft: PolicyDraft, enabled: bool, written: tuple[str, ...] = NO_TRANSLATION) -> None:
     if enabled and not draft.summary:
         raise PolicyError("summary", str(SUMMARY_MISSING))
-    if len(draft.summary) > MAX_SUMMARY:
-        raise PolicyError(
-            "summary",
-            _("Keep the summary to %(num)d characters at most.", num=MAX_SUMMARY),
-        )
+    for field, summary in (
+        ("summary", draft.summary),
+        ("translated_summary", draft.translation[0]),
+    ):
+        if len(summary) > MAX_SUMMARY:
+            raise PolicyError(
+                field, _("Keep the summary to %(num)d characters at most.", num=MAX_SUMMARY)
+            )
+    if any(text.strip() for text in written[1:]) and not written[0].strip():
+        raise PolicyError("translated_summary", str(TRANSLATED_SUMMARY_MISSING))
+    for name, text, kept in zip(TRANSLATED_TEXTS, written, draft.translation, strict=True):
+        if text.strip() and not kept and name != "summary":
+            raise PolicyError(f"translated_{name}", str(NOTHING_LEFT))
     for prefix in ("cancel", "reschedule"):
         mode = getattr(draft, f"{prefix}_mode")
         notice = getattr(draft, f"{prefix}_notice_minutes")

@@ -27,6 +27,8 @@ from tests.factories import make_provider
 
 BOTH = pytest.mark.parametrize("viewport", ["phone", "desktop"])
 LANGUAGES = pytest.mark.parametrize("language", ["en", "de"])
+WHOLE_MONTH = {"en": "Whole month", "de": "Ganzer Monat"}
+MONTH_TITLE = {"en": "March 2026", "de": "März 2026"}
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +86,20 @@ def test_after_choosing_a_day_its_first_time_is_in_view(
     expect(first_time(page)).to_have_text("09:00")
     assert_in_viewport(page, first_time(page))
     viewport_shot(page, shot, f"picker-day-chosen-{language}")
+    shown_days = page.locator(".picker-calendar .calendar > li:visible")
+    whole_month = page.get_by_role("link", name=WHOLE_MONTH[language])
     if viewport == "desktop":
         # Beside the month: the chosen day stays in view with its times.
         assert_in_viewport(page, day)
+        assert shown_days.count() >= 28
+        expect(whole_month).to_be_hidden()
+    else:
+        # A phone shows the chosen day's week as a strip, and the month on request.
+        assert shown_days.count() == 7
+        expect(day).to_be_visible()
+        whole_month.click()
+        expect(page.get_by_role("heading", name=MONTH_TITLE[language], exact=True)).to_be_visible()
+        assert page.locator(".picker-calendar .calendar > li:visible").count() >= 28
     assert page_errors(console) == []
 
 
