@@ -457,7 +457,9 @@ def test_cancelling_from_my_bookings_asks_first_and_keeps_the_reason(
     [booking] = bookings(session)
     assert booking.status == "confirmed"  # asking cancels nothing
 
-    too_long = client.post(step_url, data={"csrf_token": csrf_token(step.text), "reason": "x" * 501})
+    too_long = client.post(
+        step_url, data={"csrf_token": csrf_token(step.text), "reason": "x" * 501}
+    )
     assert too_long.status_code == 422
     assert "500 characters or fewer" in too_long.text
     session.rollback()

@@ -20,6 +20,7 @@ from portal.policies.models import CancellationPolicyVersion, PolicyTranslation,
 from portal.policies.rich_text import clean_html
 from tests.conftest import csrf_token, outbox
 from tests.factories import DETAILS
+from tests.test_catalog_admin import change_events
 from tests.test_flow import booking_url
 
 SERVICE_DE = {"name": "Haarschnitt", "description": "Waschen, Schneiden, Föhnen."}
@@ -64,7 +65,7 @@ def service_form(salon, **changes) -> dict:
     data = {
         **SERVICE_DE,
         "duration_minutes": "30",
-        "price_cents": "35.00",
+        "price_cents": "30.00",
         "buffer_minutes": "0",
         "providers": [str(salon.provider.id)],
         **changes,
@@ -104,6 +105,11 @@ def test_an_english_version_of_a_service_is_shown_to_english_clients_only(
         "Haircut",
         "Wash, cut and style.",
     )
+    [event] = change_events(session, "services")
+    assert event["changes"] == {
+        "name_en": [None, "Haircut"],
+        "description_en": [None, "Wash, cut and style."],
+    }
     # The original stays the service's own text: staff pages show it.
     assert session.get(Service, german_salon.service.id).name == "Haarschnitt"
     assert "Haarschnitt" in owner_client.get("/staff/services").text

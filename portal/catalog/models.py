@@ -50,7 +50,8 @@ class Service(Base):
     providers: Mapped[list[Provider]] = relationship(
         secondary=provider_services, back_populates="services", order_by="Provider.id"
     )
-    #: The owner's versions of name and description in other languages (see ``catalog.texts``).
+    #: The owner's name and description in the business's other language
+    #: (``portal.web.owner_texts``); loaded lazily, only for a page in that language.
     translations: Mapped[list[ServiceTranslation]] = relationship(
         back_populates="service", cascade="all, delete-orphan", order_by="ServiceTranslation.locale"
     )

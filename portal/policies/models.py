@@ -26,8 +26,9 @@ class TermsVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     #: The same version in other languages, published with it and never changed after.
+    #: Loaded lazily: a page in the business's own language never reads them.
     translations: Mapped[list[TermsTranslation]] = relationship(
-        cascade="all, delete-orphan", order_by="TermsTranslation.locale", lazy="selectin"
+        cascade="all, delete-orphan", order_by="TermsTranslation.locale"
     )
 
 
@@ -75,9 +76,10 @@ class CancellationPolicyVersion(Base):
     rebooking: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    #: The same version's texts in other languages, published with it, never changed after.
+    #: The same version's texts in other languages, published with it, never changed after
+    #: (lazily loaded, like the terms').
     translations: Mapped[list[PolicyTranslation]] = relationship(
-        cascade="all, delete-orphan", order_by="PolicyTranslation.locale", lazy="selectin"
+        cascade="all, delete-orphan", order_by="PolicyTranslation.locale"
     )
 
     def cancel_deadline(self, start: datetime) -> datetime | None:
