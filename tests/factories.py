@@ -13,6 +13,7 @@ from portal.businesses.models import Business
 from portal.catalog.models import DayOff, Provider, Service, WorkingHours
 from portal.clients.models import Client
 from portal.features import GIFT_CARDS, set_feature
+from portal.giftcards.models import GiftCard, GiftCardRedemption
 from portal.policies.service import current_terms, publish_policy, publish_terms
 from portal.retention.models import RetentionSettings
 
@@ -236,3 +237,31 @@ def enable_gift_cards(session: Session, owner_of, now: datetime) -> None:
     """Switch gift cards on at the business of ``owner_of`` (anything with a business_id)."""
     business_id = getattr(owner_of, "business_id", None) or owner_of.id
     set_feature(session, business_id, GIFT_CARDS, True, now)
+
+
+def redeem_gift_card(
+    session: Session, booking: Booking, code: str, *, created_at: datetime
+) -> GiftCard:
+    """A €50 gift card of the booking's business with €30 of it paid for ``booking``."""
+    card = GiftCard(
+        business_id=booking.business_id,
+        code=code,
+        value_cents=5000,
+        balance_cents=2000,
+        expires_on=created_at.date().replace(month=12, day=31),
+        status="active",
+        note="",
+        created_at=created_at,
+    )
+    session.add(card)
+    session.flush()
+    session.add(
+        GiftCardRedemption(
+            business_id=booking.business_id,
+            gift_card_id=card.id,
+            booking_id=booking.id,
+            amount_cents=3000,
+            created_at=created_at,
+        )
+    )
+    return card

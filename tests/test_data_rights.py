@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import String, Text, func, inspect, select, text
@@ -12,9 +12,8 @@ from portal.accounts.models import ClientAccount, UserSession
 from portal.audit.models import AuditEvent
 from portal.booking.models import Booking
 from portal.clients.models import Client
-from portal.giftcards.models import GiftCard, GiftCardRedemption
 from tests.conftest import NOW, OWNER_PASSWORD, csrf_token, sign_in
-from tests.factories import make_client, make_ended_booking
+from tests.factories import make_client, make_ended_booking, redeem_gift_card
 
 NAME = "Zelda Zimmermann"
 EMAIL = "zelda.z@example.com"
@@ -44,27 +43,7 @@ def zelda(session, salon):
             user_agent="Zelda's phone",
         )
     )
-    card = GiftCard(
-        business_id=salon.business.id,
-        code="ZELDA0000001",
-        value_cents=5000,
-        balance_cents=2000,
-        expires_on=date(2026, 12, 31),
-        status="active",
-        note="",
-        created_at=NOW,
-    )
-    session.add(card)
-    session.flush()
-    session.add(
-        GiftCardRedemption(
-            business_id=salon.business.id,
-            gift_card_id=card.id,
-            booking_id=paid.id,
-            amount_cents=3000,
-            created_at=NOW,
-        )
-    )
+    redeem_gift_card(session, paid, "ZELDA0000001", created_at=NOW)
     session.commit()
     return client, plain.id, paid.id
 

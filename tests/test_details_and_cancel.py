@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,12 +14,11 @@ from portal.audit.models import AuditEvent
 from portal.booking.models import Booking, BookingConsent, BookingEvent
 from portal.businesses.models import Business
 from portal.clients.models import Client
-from portal.giftcards.models import GiftCard, GiftCardRedemption
 from portal.mail.models import OutboxMessage
 from portal.mail.outbox import _box
 from portal.policies.service import publish_policy
 from tests.conftest import NOW, OWNER_PASSWORD, SLOT, csrf_token, outbox, path_of, sign_in
-from tests.factories import CONSENTS, DETAILS, enable_policy
+from tests.factories import CONSENTS, DETAILS, enable_policy, redeem_gift_card
 from tests.test_hipaa import set_hipaa
 
 #: SLOT (Tuesday 3 March, 10:00 in Berlin): its 24-hour deadlines are Monday 10:00, after NOW.
@@ -374,27 +373,7 @@ def test_notes_are_in_the_data_export_and_gone_after_erasure(client, salon, sess
     assert kept_path
     session.rollback()
     kept = session.scalars(select(Booking).where(Booking.client_notes.like("%(kept)"))).one()
-    card = GiftCard(
-        business_id=salon.business.id,
-        code="NOTES0000001",
-        value_cents=5000,
-        balance_cents=2000,
-        expires_on=date(2026, 12, 31),
-        status="active",
-        note="",
-        created_at=NOW,
-    )
-    session.add(card)
-    session.flush()
-    session.add(
-        GiftCardRedemption(
-            business_id=salon.business.id,
-            gift_card_id=card.id,
-            booking_id=kept.id,
-            amount_cents=3000,
-            created_at=NOW,
-        )
-    )
+    redeem_gift_card(session, kept, "NOTES0000001", created_at=NOW)
     session.commit()
     client_id = kept.client_id
 
