@@ -42,6 +42,7 @@ def register_proxy_fix(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from portal.accounts.hooks import init_app as init_account_hooks
+    from portal.accounts.passwords import init_app as init_password_hashing
     from portal.embedding.framing import init_app as init_embedding
     from portal.extensions import csrf, db, limiter, login_manager
     from portal.hipaa.guards import init_app as init_hipaa_guards
@@ -55,6 +56,7 @@ def register_extensions(app: Flask) -> None:
     from portal.web.security import init_security_headers
 
     db.init_app(app)
+    init_password_hashing(app)
     # First among the request hooks: the CSP nonce and the HTTPS redirect must
     # come before any hook that may refuse the request (CSRF, rate limits).
     init_security_headers(app)

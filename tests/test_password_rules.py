@@ -375,3 +375,37 @@ def reload(session, obj) -> None:
     """See what a request committed (the reader may hold no transaction to roll back)."""
     session.rollback()
     session.refresh(obj)
+
+
+def test_real_instances_hash_at_the_rfc_9106_cost():
+    from argon2.profiles import RFC_9106_LOW_MEMORY
+
+    from portal.accounts.passwords import PRODUCTION_PARAMETERS, TESTING_PARAMETERS
+
+    assert PRODUCTION_PARAMETERS == RFC_9106_LOW_MEMORY
+    assert (PRODUCTION_PARAMETERS.time_cost, PRODUCTION_PARAMETERS.memory_cost) == (3, 65536)
+    assert TESTING_PARAMETERS.type is PRODUCTION_PARAMETERS.type
+
+
+def test_only_the_testing_environment_hashes_cheaply(tmp_path, monkeypatch):
+    from portal import create_app
+    from portal.accounts import passwords
+
+    for name in [n for n in __import__("os").environ if n.startswith("PORTAL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("PORTAL_ENV", "development")
+    try:
+        create_app()
+        production_hash = hash_password(GOOD)
+        assert "m=65536,t=3,p=4" in production_hash
+        monkeypatch.setenv("PORTAL_ENV", "testing")
+        create_app()
+        assert "m=8,t=1,p=1" in hash_password(GOOD)
+        # A hash made at another cost still verifies, and is redone at sign-in.
+        assert verify_password(production_hash, GOOD)
+        assert needs_rehash(production_hash)
+    finally:
+        monkeypatch.setenv("PORTAL_ENV", "testing")
+        create_app()
+    assert passwords.needs_rehash(hash_password(GOOD)) is False
