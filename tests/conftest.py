@@ -38,6 +38,42 @@ NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 SLOT = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
 
+def _share_url_builders() -> None:
+    """Compile each URL rule's builder once per run instead of once per test app.
+
+    Every test builds its own app, and werkzeug compiles two builder functions
+    per rule from an AST for each (two thirds of ``create_app``'s time). A
+    builder depends only on the rule's text, its parsed parts and its
+    defaults, which are the same in every app, so the same compiled function
+    serves them all; rules with defaults that cannot be a key compile as usual.
+    """
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    builders: dict[tuple, object] = {}
+
+    def shared_builder(self, append_unknown: bool = True):
+        try:
+            key = (
+                self.rule,
+                tuple(self._trace),
+                tuple(sorted((self.defaults or {}).items())),
+                self.map.host_matching,
+                append_unknown,
+            )
+            hash(key)
+        except TypeError:
+            return compile_builder(self, append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = shared_builder
+
+
+_share_url_builders()
+
+
 def path_of(response) -> str:
     """Where a redirect points, without its query (``?done=booked`` on a manage page)."""
     return urlsplit(response.headers["Location"]).path
