@@ -23,30 +23,40 @@ DEMO_OWNER_EMAIL = "owner@demo.example"
 
 # The studio is German: its own texts are German (the originals), each with an
 # English version that clients reading the pages in English see (issue 14).
-TERMS = """<p>Diese Bedingungen gelten für jeden Termin, der über dieses Portal gebucht wird.</p>
-<p>Bitte kommen Sie einige Minuten vor Ihrem Termin. Wenn Sie mehr als 15 Minuten zu spät kommen, müssen wir Ihren Termin unter Umständen kürzen oder verlegen.</p>
-<p>Wir speichern Ihren Namen, Ihre E-Mail-Adresse und Ihre Telefonnummer, um Ihre Buchungen zu verwalten, und löschen diese Daten, sobald sie nicht mehr benötigt werden.</p>"""
+TERMS = """Diese Bedingungen gelten für jeden Termin, der über dieses Portal gebucht wird.
 
-TERMS_EN = """<p>These terms apply to every appointment booked through this portal.</p>
-<p>Please arrive a few minutes early. If you are more than 15 minutes late we may need to shorten or rebook your appointment.</p>
-<p>We store your name, e-mail address and phone number to manage your bookings and delete them when they are no longer needed.</p>"""
+Bitte kommen Sie einige Minuten vor Ihrem Termin. Wenn Sie mehr als 15 Minuten zu spät kommen, müssen wir Ihren Termin unter Umständen **kürzen oder verlegen**.
 
-POLICY_SUMMARY = "Kostenlose Stornierung bis 24 Stunden vor Ihrem Termin. Spätere Stornierungen sind online nicht möglich."
+Wir speichern Ihren Namen, Ihre E-Mail-Adresse und Ihre Telefonnummer, um Ihre Buchungen zu verwalten, und löschen diese Daten, sobald sie nicht mehr benötigt werden."""
 
-POLICY_BODY = """<p>Sie können Ihren Termin bis 24 Stunden vor Beginn kostenlos stornieren oder verlegen, über den Link in Ihrer Bestätigungs-E-Mail.</p>"""
+TERMS_EN = """These terms apply to every appointment booked through this portal.
 
-POLICY_PREPAYMENT = """<p>Keine: Sie bezahlen nach Ihrem Termin im Studio.</p>"""
+Please arrive a few minutes early. If you are more than 15 minutes late we may need to **shorten or rebook** your appointment.
 
-POLICY_REFUNDS = """<p>Da nichts im Voraus bezahlt wird, gibt es nichts zu erstatten. Gutscheine, die für eine stornierte Buchung eingesetzt wurden, bleiben gültig.</p>"""
+We store your name, e-mail address and phone number to manage your bookings and delete them when they are no longer needed."""
 
-POLICY_REBOOKING = """<p>Nach einer Stornierung können Sie gern sofort einen neuen Termin buchen. Innerhalb von 24 Stunden vor Beginn rufen Sie uns bitte an; <strong>nicht wahrgenommene Termine können mit 50 % des Preises berechnet werden</strong>.</p>"""
+# The summary clients read is written from the rules (24 hours to cancel or move);
+# the owner adds one sentence of their own after it.
+POLICY_SENTENCE = "Nicht wahrgenommene Termine können mit 50 % des Preises berechnet werden."
+
+POLICY_BODY = """Kurzfristig erreichen Sie uns telefonisch unter +49 30 1234567."""
+
+POLICY_PREPAYMENT = """Keine: Sie bezahlen nach Ihrem Termin im Studio."""
+
+POLICY_REFUNDS = """Da nichts im Voraus bezahlt wird, gibt es nichts zu erstatten. Gutscheine, die für eine stornierte Buchung eingesetzt wurden, bleiben gültig."""
+
+POLICY_REBOOKING = """Nach einer Stornierung können Sie gern sofort einen neuen Termin buchen.
+
+Innerhalb von **24 Stunden vor Beginn** rufen Sie uns bitte an, statt online zu stornieren."""
 
 POLICY_EN = {
-    "summary": "Free cancellation up to 24 hours before your appointment. Later cancellations are not possible online.",
-    "body": """<p>You can cancel or move your appointment free of charge until 24 hours before it starts, using the link in your confirmation e-mail.</p>""",
-    "prepayment": """<p>None is required: you pay at the salon after your appointment.</p>""",
-    "refunds": """<p>As nothing is paid in advance, there is nothing to refund. Vouchers used for a cancelled booking stay valid.</p>""",
-    "rebooking": """<p>After a cancellation you are welcome to book a new time at once. Within 24 hours of the start, please call us; <strong>missed appointments may be charged at 50 % of the price</strong>.</p>""",
+    "summary": "Missed appointments may be charged at 50 % of the price.",
+    "body": """At short notice, call us on +49 30 1234567.""",
+    "prepayment": """None is required: you pay at the studio after your appointment.""",
+    "refunds": """As nothing is paid in advance, there is nothing to refund. Vouchers used for a cancelled booking stay valid.""",
+    "rebooking": """After a cancellation you are welcome to book a new time at once.
+
+Within **24 hours of the start**, please call us instead of cancelling online.""",
 }
 
 #: (German name, German description, English name, English description) per service.
@@ -140,7 +150,7 @@ def load_demo(session: Session, today: date, owner_password: str | None = None) 
     publish_policy(
         session,
         business,
-        summary=POLICY_SUMMARY,
+        summary=POLICY_SENTENCE,
         body=POLICY_BODY,
         cancel_mode="until",
         cancel_notice_minutes=24 * 60,

@@ -16,7 +16,7 @@ from portal.catalog.models import DayOff, Provider, Service, ServiceTranslation,
 from portal.clients.models import Client
 from portal.db import Base
 from portal.features import BusinessFeature
-from portal.giftcards.models import GiftCard, GiftCardRedemption
+from portal.giftcards.models import GiftCard, GiftCardEntry, GiftCardRedemption, GiftCardSettings
 from portal.hipaa.models import ComplianceSettings
 from portal.mail.models import OutboxMessage
 from portal.policies.models import (
@@ -52,6 +52,8 @@ __all__ = [
     "DayOff",
     "GiftCard",
     "GiftCardRedemption",
+    "GiftCardEntry",
+    "GiftCardSettings",
     "Provider",
     "RetentionSettings",
     "Service",

@@ -294,6 +294,7 @@ def test_client_views_are_audited_in_hipaa_mode(client, session, salon, enrolled
 
 
 def test_checklist_lists_each_safeguard_with_its_state(client, session, salon, enrolled_owner):
+    """Off: what switching on would do (no list of failures); on: the checklist."""
     make_staff(session, salon.business)
     owner_signs_in(client, enrolled_owner)
     page = client.get("/staff/hipaa/")
@@ -308,12 +309,14 @@ def test_checklist_lists_each_safeguard_with_its_state(client, session, salon, e
         "Audit controls",
     ):
         assert name in page.text
-    assert "Not in force" in page.text
+    assert "Not in force" not in page.text
+    assert "What switching it on does" in page.text
     assert STAFF_EMAIL in page.text  # not enrolled yet
 
     set_hipaa(session, salon.business)
     page = client.get("/staff/hipaa/", **SECURE)
     assert page.text.count("Not in force") == 0
+    assert page.text.count("In force") == 8  # the mode itself and its seven safeguards
     assert "Switch HIPAA mode off" in page.text
 
 

@@ -167,7 +167,7 @@ class SecuritySettingsForm(FlaskForm):
     password_require_digit = BooleanField(_l("Require a digit"))
     password_require_special = BooleanField(_l("Require a special character"))
     password_min_strength = SelectField(
-        _l("Minimum strength (zxcvbn score)"),
+        _l("Minimum password strength"),
         coerce=int,
         choices=[
             SelectChoice(0, _l("0 – no strength check")),

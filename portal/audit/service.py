@@ -33,6 +33,11 @@ BOOKING_CANCELLED_BY_STAFF = "booking.cancelled_by_staff"
 BOOKING_APPROVED = "booking.approved"
 BOOKING_DECLINED = "booking.declined"
 BOOKING_NO_SHOW = "booking.no_show"
+BOOKING_ARRIVED = "booking.arrived"
+BOOKING_MOVED_BY_STAFF = "booking.moved_by_staff"
+BOOKING_RULES_OVERRIDDEN = "booking.rules_overridden"
+NOTES_CHANGED = "notes.changed"
+NOTES_VIEWED = "notes.viewed"
 CLIENT_BLOCKED = "client.blocked"
 CLIENT_UNBLOCKED = "client.unblocked"
 CLIENT_VIEWED = "client.viewed"
@@ -51,6 +56,9 @@ CLIENT_EXPORTED = "client.exported"
 CLIENT_ERASED = "client.erased"
 GIFT_CARD_ISSUED = "giftcard.issued"
 GIFT_CARD_REDEEMED = "giftcard.redeemed"
+GIFT_CARD_VOIDED = "giftcard.voided"
+GIFT_CARD_REFUNDED = "giftcard.refunded"
+GIFT_CARD_FORFEITED = "giftcard.forfeited"
 MESSAGE_RESENT = "message.resent"
 
 KINDS = (
@@ -75,6 +83,11 @@ KINDS = (
     BOOKING_APPROVED,
     BOOKING_DECLINED,
     BOOKING_NO_SHOW,
+    BOOKING_ARRIVED,
+    BOOKING_MOVED_BY_STAFF,
+    BOOKING_RULES_OVERRIDDEN,
+    NOTES_CHANGED,
+    NOTES_VIEWED,
     CLIENT_BLOCKED,
     CLIENT_UNBLOCKED,
     CLIENT_VIEWED,
@@ -93,6 +106,9 @@ KINDS = (
     CLIENT_ERASED,
     GIFT_CARD_ISSUED,
     GIFT_CARD_REDEEMED,
+    GIFT_CARD_VOIDED,
+    GIFT_CARD_REFUNDED,
+    GIFT_CARD_FORFEITED,
     MESSAGE_RESENT,
 )
 
@@ -120,6 +136,11 @@ KIND_LABELS = {
     BOOKING_APPROVED: _l("booking.approved"),
     BOOKING_DECLINED: _l("booking.declined"),
     BOOKING_NO_SHOW: _l("booking.no_show"),
+    BOOKING_ARRIVED: _l("booking.arrived"),
+    BOOKING_MOVED_BY_STAFF: _l("booking.moved_by_staff"),
+    BOOKING_RULES_OVERRIDDEN: _l("booking.rules_overridden"),
+    NOTES_CHANGED: _l("notes.changed"),
+    NOTES_VIEWED: _l("notes.viewed"),
     CLIENT_BLOCKED: _l("client.blocked"),
     CLIENT_UNBLOCKED: _l("client.unblocked"),
     CLIENT_VIEWED: _l("client.viewed"),
@@ -138,6 +159,9 @@ KIND_LABELS = {
     CLIENT_ERASED: _l("client.erased"),
     GIFT_CARD_ISSUED: _l("giftcard.issued"),
     GIFT_CARD_REDEEMED: _l("giftcard.redeemed"),
+    GIFT_CARD_VOIDED: _l("giftcard.voided"),
+    GIFT_CARD_REFUNDED: _l("giftcard.refunded"),
+    GIFT_CARD_FORFEITED: _l("giftcard.forfeited"),
     MESSAGE_RESENT: _l("message.resent"),
 }
 

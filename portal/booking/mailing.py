@@ -71,15 +71,19 @@ def send_decision(business: Business, booking: Booking) -> None:
     business_news.decided(business, booking)
 
 
-def send_rescheduled(business: Business, booking: Booking, token: str) -> None:
+def send_rescheduled(
+    business: Business, booking: Booking, token: str, *, by_staff: bool = False
+) -> None:
     """The news of the booking's new time, with its manage link and an updated .ics."""
-    _queue(RESCHEDULED, business, booking, False, manage_url(token, business))
+    _queue(RESCHEDULED, business, booking, by_staff, manage_url(token, business))
     business_news.moved(business, booking)
 
 
 def _queue(
     kind: str, business: Business, booking: Booking, by_staff: bool, link: str | None
 ) -> None:
+    if not booking.client.email:
+        return  # staff booked for a client without an address: no client mails
     enqueue(
         db.session,
         kind=kind,

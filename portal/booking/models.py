@@ -81,6 +81,8 @@ class Booking(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rescheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     no_show: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When staff marked the client as arrived (from the calendar's day view).
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The client switched reminders off (from the manage page or an e-mail's link).
     reminders_off: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The manage token, encrypted (``portal.secret_box``), so the worker can put the
@@ -89,6 +91,8 @@ class Booking(Base):
     #: What the client wrote in the booking form's notes field (for staff only; sensitive:
     #: never in a HIPAA-mode message, part of data export and erasure).
     client_notes: Mapped[str] = mapped_column(Text, default="")
+    #: Staff's internal note on the booking (never shown to the client nor e-mailed).
+    staff_notes: Mapped[str] = mapped_column(Text, default="")
 
     client: Mapped[Client] = relationship()
     service: Mapped[Service] = relationship()

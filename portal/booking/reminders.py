@@ -47,6 +47,7 @@ from portal.booking.models import CONFIRMED, Booking, BookingReminder
 from portal.booking.notifications import to_client
 from portal.booking.service import open_manage_token
 from portal.businesses.models import Business
+from portal.clients.models import Client
 from portal.clock import utcnow
 from portal.hipaa.service import phi_free
 from portal.mail.compose import render_parts
@@ -123,6 +124,8 @@ def _due_reminders(session: Session, business: Business, now: datetime) -> list[
                 Booking.start_at <= now + lead,
                 Booking.status == CONFIRMED,
                 Booking.reminders_off.is_(False),
+                # A client staff booked without an e-mail address gets no reminders.
+                Booking.client.has(Client.email.is_not(None)),
                 ~nearer_one_queued,
             )
             .options(selectinload(Booking.client))

@@ -205,10 +205,13 @@ def _find_or_add_client(
             raise ValueError("a client books only at their own business")
         client = known
     else:
-        email = details.email.strip().lower()
-        client = session.scalars(
-            select(Client).where(Client.business_id == business.id, Client.email == email)
-        ).first()
+        # Staff may book for a client without an address: always a new client then.
+        email = details.email.strip().lower() or None
+        client = None
+        if email is not None:
+            client = session.scalars(
+                select(Client).where(Client.business_id == business.id, Client.email == email)
+            ).first()
     if client is None:
         client = Client(
             business_id=business.id, name=details.name, email=email, phone=details.phone
@@ -295,6 +298,7 @@ def claim_provider(
     now: datetime,
     *,
     moving: Booking | None = None,
+    outside_rules: bool = False,
 ) -> Claim:
     """The first of ``candidates`` the business offers at ``start`` and who is free then.
 
@@ -305,14 +309,19 @@ def claim_provider(
     misaligned) and ``SlotTaken`` when each offered one is busy. Must run
     under the write lock (see ``portal.db.writes``); each candidate is locked
     before its check, so two requests cannot both take the time.
+    ``outside_rules``: staff override the opening hours and minimum notice
+    (``portal.schedule.frontdesk`` checks who may); the provider must still be free.
     """
     local_day = business.local(start).date()
-    offered = {
-        slot.start: slot.provider_ids
-        for slot in slots_on(
-            session, business, service, candidates, local_day, now, include_bookings=False
-        )
-    }
+    if outside_rules:
+        offered = {start: [candidate.id for candidate in candidates]}
+    else:
+        offered = {
+            slot.start: slot.provider_ids
+            for slot in slots_on(
+                session, business, service, candidates, local_day, now, include_bookings=False
+            )
+        }
     if start not in offered:
         raise SlotUnavailable(start)
     end = start + timedelta(minutes=service.duration_minutes)
@@ -362,6 +371,7 @@ def book(
     client: Client | None = None,
     created_by: str = "client",
     status: str | None = None,
+    outside_rules: bool = False,
 ) -> tuple[Booking, str]:
     """Book ``service`` at ``start`` with ``provider`` (None: any free provider).
 
@@ -392,7 +402,9 @@ def book(
     candidates = bookable_providers(session, business, service)
     if provider is not None:
         candidates = [p for p in candidates if p.id == provider.id]
-    claim = claim_provider(session, business, service, candidates, start, now)
+    claim = claim_provider(
+        session, business, service, candidates, start, now, outside_rules=outside_rules
+    )
 
     token, token_hash = new_manage_token()
     booking = Booking(
@@ -518,6 +530,7 @@ def cancel_by_client(
     booking.cancelled_at = now
     booking.cancelled_by = "client"
     booking.cancel_reason = reason
+    giftcards.return_on_cancel(session, booking, now)
     session.flush()
     return booking
 
@@ -528,6 +541,9 @@ def reschedule(
     new_start: datetime,
     now: datetime,
     provider: Provider | None = None,
+    *,
+    by_staff: bool = False,
+    outside_rules: bool = False,
 ) -> Booking:
     """Move the booking to ``new_start`` under the rescheduling rule its client accepted.
 
@@ -536,10 +552,12 @@ def reschedule(
     token and its consents. Like ``book`` it must run under the write lock:
     the new time is checked and taken under it; the booking's own current
     time does not count against it. A late attempt changes nothing.
+    ``by_staff``: the client's rescheduling rule does not bind staff;
+    ``outside_rules`` as for ``claim_provider``.
     """
     if not booking.is_active:
         raise AlreadyCancelled()
-    if not booking.can_reschedule(now):
+    if not by_staff and not booking.can_reschedule(now):
         _refuse_late(session, booking, LATE_RESCHEDULE_REFUSED, now)
         raise RescheduleTooLate(booking.reschedule_deadline())
     business = session.get(Business, booking.business_id)
@@ -548,7 +566,14 @@ def reschedule(
         candidates = [p for p in candidates if p.id == provider.id]
     candidates.sort(key=lambda p: p.id != booking.provider_id)
     claim = claim_provider(
-        session, business, booking.service, candidates, new_start, now, moving=booking
+        session,
+        business,
+        booking.service,
+        candidates,
+        new_start,
+        now,
+        moving=booking,
+        outside_rules=outside_rules,
     )
     if claim.provider.id == booking.provider_id and new_start == booking.start_at:
         raise SameTime()

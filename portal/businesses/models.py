@@ -55,6 +55,8 @@ class Business(Base):
     client_phone: Mapped[str] = mapped_column(String(10), default="required")
     #: Offer a notes field ("anything we should know?"), seen by staff only.
     client_notes: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Staff (not only the owner) may book outside the opening hours and minimum notice.
+    staff_may_override: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

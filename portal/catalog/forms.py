@@ -30,7 +30,15 @@ from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput, T
 
 from portal.catalog import service as catalog
 from portal.catalog.models import Provider, Service
-from portal.web.forms import EMAIL_MAX_LENGTH, EMAIL_TOO_LONG, strip_blanks
+from portal.web.forms import (
+    EMAIL_MAX_LENGTH,
+    EMAIL_TOO_LONG,
+    UNIT_MINUTES,
+    in_minutes,
+    split_minutes,
+    strip_blanks,
+    unit_field,
+)
 from portal.web.lazy_text import lazy_text as _l
 from portal.web.owner_texts import other_language
 
@@ -155,6 +163,77 @@ def _in(limit: catalog.Limit) -> NumberRange:
     return NumberRange(limit.low, limit.high, limit.message)
 
 
+def _check_length(number, unit, limit: catalog.Limit) -> None:
+    """A number and its unit must together lie within ``limit`` (in minutes)."""
+    if unit.data not in UNIT_MINUTES:
+        return  # the unit's own error says so
+    if not limit.low <= in_minutes(number.data, unit.data) <= limit.high:
+        raise ValidationError(str(limit.message))
+
+
+#: Offered first on the business page: the zones most businesses here are in.
+COMMON_TIMEZONES = (
+    "Europe/Berlin",
+    "Europe/Vienna",
+    "Europe/Zurich",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Paris",
+    "Europe/Amsterdam",
+    "Europe/Brussels",
+    "Europe/Luxembourg",
+    "Europe/Copenhagen",
+    "Europe/Stockholm",
+    "Europe/Oslo",
+    "Europe/Helsinki",
+    "Europe/Warsaw",
+    "Europe/Prague",
+    "Europe/Budapest",
+    "Europe/Rome",
+    "Europe/Madrid",
+    "Europe/Lisbon",
+    "Europe/Athens",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Toronto",
+    "America/Vancouver",
+    "America/Mexico_City",
+    "America/Sao_Paulo",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "UTC",
+)
+
+
+def timezone_choices(current: str | None) -> dict:
+    """The time-zone select: the business's zone and the common zones of its region first,
+    then the other common ones, then every other IANA zone (each listed once)."""
+    names = catalog.timezone_names()
+    region = (current or "Europe/").split("/")[0] + "/"
+    first = [current] if current in names else []
+    first += [z for z in COMMON_TIMEZONES if z.startswith(region)]
+    first += [z for z in COMMON_TIMEZONES if not z.startswith(region)]
+    common = list(dict.fromkeys(z for z in first if z in names))
+    rest = sorted(names - set(common))
+    return {
+        _("Common time zones"): [SelectChoice(z, _zone_label(z)) for z in common],
+        _("All time zones"): [SelectChoice(z, _zone_label(z)) for z in rest],
+    }
+
+
+def _zone_label(name: str) -> str:
+    return name.replace("_", " ")
+
+
 #: The client reminders offered, as ``Business.reminder_hours`` stores them.
 REMINDER_LABELS = {
     "": _l("No reminders"),
@@ -186,24 +265,27 @@ class BusinessForm(FlaskForm):
             Length(max=catalog.NAME_MAX, message=catalog.NAME_TOO_LONG),
         ],
     )
-    timezone = StringField(
-        _l("Timezone"),
+    timezone = SelectField(
+        _l("Time zone"),
         filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter a timezone, like Europe/Berlin.")),
             Length(max=64, message=_l("Use an IANA name like Europe/Berlin.")),
         ],
+        # The zone is checked by ``validate_timezone`` (the same check as before the select).
+        validate_choice=False,
     )
     locale = SelectField(
         _l("Language of the booking pages"),
         choices=[SelectChoice(code, name) for code, name in catalog.LOCALES.items()],
         invalid_choice_message=catalog.CHOOSE_LOCALE,
     )
+    #: The number of the notice; its unit is ``min_notice_unit`` (minutes when not sent).
     min_notice_minutes = WholeNumberField(
-        _l("Minimum notice (minutes)"),
-        validators=[_in(catalog.MIN_NOTICE)],
+        _l("Minimum notice"),
         required_message=_l("Please enter the minimum notice in minutes (0 for none)."),
     )
+    min_notice_unit = unit_field()
     max_days_ahead = WholeNumberField(
         _l("Bookings open this many days ahead"),
         validators=[_in(catalog.MAX_DAYS_AHEAD)],
@@ -235,7 +317,16 @@ class BusinessForm(FlaskForm):
         """The form, filled with the business's settings unless a POST says otherwise."""
         minute = business.agenda_minute
         agenda = time(minute // 60, minute % 60) if minute is not None else None
-        return cls(obj=business, agenda_time=agenda)
+        form = cls(obj=business, agenda_time=agenda)
+        form.timezone.choices = timezone_choices(business.timezone)
+        if not form.is_submitted():
+            form.min_notice_minutes.data, form.min_notice_unit.data = split_minutes(
+                business.min_notice_minutes, ("minutes", "hours", "days")
+            )
+        return form
+
+    def validate_min_notice_minutes(self, field):
+        _check_length(field, self.min_notice_unit, catalog.MIN_NOTICE)
 
     def validate_timezone(self, field):
         try:
@@ -257,6 +348,9 @@ class BusinessForm(FlaskForm):
         }
         agenda = self.agenda_time.data
         values["agenda_minute"] = agenda.hour * 60 + agenda.minute if agenda is not None else None
+        values["min_notice_minutes"] = in_minutes(
+            self.min_notice_minutes.data, self.min_notice_unit.data
+        )
         return values
 
 
@@ -273,19 +367,22 @@ class ServiceForm(FlaskForm):
         _l("Description (optional)"),
         validators=[Length(max=catalog.DESCRIPTION_MAX, message=catalog.DESCRIPTION_TOO_LONG)],
     )
+    #: Numbers whose units are ``duration_unit`` and ``buffer_unit`` (minutes when not sent).
     duration_minutes = WholeNumberField(
-        _l("Duration (minutes)"),
-        validators=[_in(catalog.DURATION)],
+        _l("Duration"),
         required_message=_l("Please enter the duration in minutes."),
+        default=30,
     )
+    duration_unit = unit_field(("minutes", "hours"))
     price_cents = PriceField(
         _l("Price"), required_message=_l("Please enter a price, like 35.00 (0 if it is free).")
     )
     buffer_minutes = WholeNumberField(
-        _l("Buffer after each appointment (minutes)"),
-        validators=[_in(catalog.BUFFER)],
+        _l("Buffer after each appointment"),
         required_message=_l("Please enter the buffer in minutes (0 for none)."),
+        default=0,
     )
+    buffer_unit = unit_field(("minutes", "hours"))
     providers = ChecklistField(_l("Performed by"), noun="providers")
     #: The name and description in the business's other language; labelled by the page.
     translated_name = StringField(
@@ -301,6 +398,12 @@ class ServiceForm(FlaskForm):
     def validate_translated_name(self, field):
         if (self.translated_description.data or "").strip() and not (field.data or "").strip():
             raise ValidationError(str(catalog.TRANSLATED_NAME_MISSING))
+
+    def validate_duration_minutes(self, field):
+        _check_length(field, self.duration_unit, catalog.DURATION)
+
+    def validate_buffer_minutes(self, field):
+        _check_length(field, self.buffer_unit, catalog.BUFFER)
 
     def validate_price_cents(self, field):
         if field.data > catalog.MAX_PRICE_CENTS:
@@ -320,14 +423,24 @@ class ServiceForm(FlaskForm):
                     data["translated_name"] = row.name
                     data["translated_description"] = row.description
         form = cls(data=data)
-        form.providers.choices = [
-            SelectChoice(p.id, p.name) for p in catalog.active_rows(session, business.id, Provider)
-        ]
+        providers = catalog.active_rows(session, business.id, Provider)
+        form.providers.choices = [SelectChoice(p.id, p.name) for p in providers]
+        if not form.is_submitted():
+            # A new service is done by everyone until the owner says otherwise.
+            if service is None:
+                form.providers.data = [p.id for p in providers]
+            for number, unit in (
+                (form.duration_minutes, form.duration_unit),
+                (form.buffer_minutes, form.buffer_unit),
+            ):
+                number.data, unit.data = split_minutes(number.data or 0, ("minutes", "hours"))
         return form
 
     def values(self) -> dict:
         """The service's settings as ``catalog.create_service`` and ``update_service`` take them."""
         values = {field: getattr(self, field).data for field in catalog.SERVICE_FIELDS}
+        values["duration_minutes"] = in_minutes(self.duration_minutes.data, self.duration_unit.data)
+        values["buffer_minutes"] = in_minutes(self.buffer_minutes.data, self.buffer_unit.data)
         values["translation"] = (self.translated_name.data, self.translated_description.data)
         return values
 
@@ -360,9 +473,11 @@ class ProviderForm(FlaskForm):
                 "staff_user_id": provider.staff_user_id,
             }
         form = cls(data=data)
-        form.services.choices = [
-            SelectChoice(s.id, s.name) for s in catalog.active_rows(session, business.id, Service)
-        ]
+        services = catalog.active_rows(session, business.id, Service)
+        form.services.choices = [SelectChoice(s.id, s.name) for s in services]
+        if provider is None and not form.is_submitted():
+            # A new provider performs every service until the owner says otherwise.
+            form.services.data = [s.id for s in services]
         members = catalog.linkable_members(session, business.id)
         linked = provider.staff_user_id if provider is not None else None
         form.staff_user_id.choices = [

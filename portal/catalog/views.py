@@ -52,8 +52,7 @@ def business_settings():
             changes = catalog.update_business(db.session, business, form.values(), _actor())
             flash(saved_message(changes))
             return redirect(url_for("catalog.business_settings"), 303)
-    timezones = sorted(catalog.timezone_names())
-    return form_page("catalog/business.html", business=business, form=form, timezones=timezones)
+    return form_page("catalog/business.html", business=business, form=form)
 
 
 # -- services --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from wtforms.validators import (
 )
 
 from portal.accounts.passwords import verify_password
+from portal.clients.notes import NOTES_MAX
 from portal.clients.service import AUTO_BLOCK_MAX, BOOKING_LIMIT_MAX, MAX_QUERY_LENGTH
 from portal.web.forms import strip_blanks
 from portal.web.lazy_text import lazy_text as _l
@@ -50,6 +51,20 @@ class BlockForm(FlaskForm):
         validators=[
             DataRequired(_l("Please say why the client is blocked, for your colleagues.")),
             Length(max=REASON_MAX, message=REASON_TOO_LONG),
+        ],
+    )
+
+
+class NotesForm(FlaskForm):
+    """Staff's internal note on a booking or a client."""
+
+    notes = TextAreaField(
+        _l("Internal note (staff only: never shown to the client, never e-mailed)"),
+        validators=[
+            Length(
+                max=NOTES_MAX,
+                message=_l("The note may have at most %(num)d characters.", num=NOTES_MAX),
+            )
         ],
     )
 

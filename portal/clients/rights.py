@@ -85,6 +85,7 @@ def client_data(session: Session, client: Client) -> dict:
             "blocked_at": _plain(client.blocked_at),
             "blocked_reason": client.blocked_reason,
             "created_at": _plain(client.created_at),
+            "staff_notes": client.staff_notes,
         },
         "account": (
             {name: _plain(getattr(account, name)) for name in ACCOUNT_FIELDS} if account else None
@@ -105,6 +106,7 @@ def client_data(session: Session, client: Client) -> dict:
                 "cancelled_by": booking.cancelled_by,
                 "cancel_reason": booking.cancel_reason,
                 "client_notes": booking.client_notes,
+                "staff_notes": booking.staff_notes,
                 "consents": [
                     {
                         "kind": consent.kind,
@@ -180,7 +182,7 @@ def erase_client(session: Session, client: Client, actor, now: datetime, origin:
     anonymised = session.execute(
         update(Booking)
         .where(Booking.id.in_(kept))
-        .values(ip_address="", cancel_reason="", client_notes="")
+        .values(ip_address="", cancel_reason="", client_notes="", staff_notes="")
         .execution_options(synchronize_session=False)
     ).rowcount
 
@@ -202,6 +204,7 @@ def erase_client(session: Session, client: Client, actor, now: datetime, origin:
         client.email = erased_email(client.id)
         client.phone = ""
         client.blocked_reason = ""
+        client.staff_notes = ""
     else:
         session.execute(delete(BookingEvent).where(BookingEvent.client_id == client_id))
         session.delete(client)

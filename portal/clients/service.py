@@ -20,6 +20,7 @@ from portal.accounts.models import ClientAccount
 from portal.audit import service as audit
 from portal.audit.models import AuditEvent
 from portal.audit.service import Origin
+from portal.booking.late_cancellations import count_late_cancellations
 from portal.booking.models import (
     ACTIVE_STATUSES,
     LATE_CANCEL_REFUSED,
@@ -152,6 +153,21 @@ def search_clients(session: Session, business_id: int, query: str, page: int) ->
     )
 
 
+def find_clients(session: Session, business_id: int, query: str, limit: int) -> list[Client]:
+    """At most ``limit`` of the business's clients matching ``query`` (see ``search_clients``)."""
+    query = " ".join(query.split())[:MAX_QUERY_LENGTH]
+    if not query:
+        return []
+    return list(
+        session.scalars(
+            select(Client)
+            .where(Client.business_id == business_id, _search_filter(query))
+            .order_by(func.lower(Client.name), Client.id)
+            .limit(limit)
+        )
+    )
+
+
 def _with_accounts(session: Session, business_id: int, client_ids: list[int]) -> frozenset[int]:
     if not client_ids:
         return frozenset()
@@ -182,6 +198,8 @@ class ClientOverview:
     has_account: bool
     no_shows: int
     late_attempts: int
+    #: Counted as on the dashboard (``portal.booking.late_cancellations``).
+    late_cancellations: int = 0
 
     @property
     def consents(self) -> list[BookingConsent]:
@@ -223,6 +241,7 @@ def client_overview(session: Session, client: Client) -> ClientOverview:
         has_account=bool(_with_accounts(session, client.business_id, [client.id])),
         no_shows=counts.get(NO_SHOW, 0),
         late_attempts=sum(counts.get(kind, 0) for kind in LATE_ATTEMPTS),
+        late_cancellations=count_late_cancellations(session, client.business_id, client.id),
     )
 
 

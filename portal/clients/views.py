@@ -10,9 +10,9 @@ from flask_babel import ngettext
 
 from portal.accounts.current import origin, owner_required, staff_required
 from portal.businesses.models import Business
-from portal.clients import rights
+from portal.clients import notes, rights
 from portal.clients import service as clients
-from portal.clients.forms import BlockForm, EraseClientForm, SearchForm
+from portal.clients.forms import BlockForm, EraseClientForm, NotesForm, SearchForm
 from portal.clock import utcnow
 from portal.db import writes
 from portal.extensions import db
@@ -68,13 +68,16 @@ def list_clients():
     return render_template("clients/list.html", business=_business(), form=form, result=result)
 
 
-def _render_client(client, *, status: int = 200, error: str | None = None, block_form=None):
+def _render_client(
+    client, *, status: int = 200, error: str | None = None, block_form=None, notes_form=None
+):
     return render_template(
         "clients/client.html",
         business=_business(),
         client=client,
         overview=clients.client_overview(db.session, client),
         block_form=block_form or BlockForm(formdata=None),
+        notes_form=notes_form or NotesForm(formdata=None, notes=client.staff_notes),
         unblock_form=EmptyForm(formdata=None),
         error=error,
     ), status
@@ -85,7 +88,21 @@ def _render_client(client, *, status: int = 200, error: str | None = None, block
 def show_client(client_id: int):
     client = _client_or_404(client_id)
     record_client_view(client)
+    notes.record_notes_view(client)
     return _render_client(client)
+
+
+@blueprint.post("/clients/<int:client_id>/notes")
+@writes
+@staff_required
+def save_notes(client_id: int):
+    client = _client_or_404(client_id)
+    form = NotesForm()
+    if not form.validate_on_submit():
+        return _render_client(client, status=422, notes_form=form)
+    notes.save_notes(db.session, client, form.notes.data, g.staff, utcnow(), origin())
+    flash(_("The internal note is saved."))
+    return redirect(url_for("clients.show_client", client_id=client.id), code=303)
 
 
 @blueprint.post("/clients/<int:client_id>/block")

@@ -56,3 +56,58 @@ class GiftCardRedemption(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     card: Mapped[GiftCard] = relationship(back_populates="redemptions")
+
+
+#: What a cancellation gives back to the card (``GiftCardSettings.refund_on_cancel``).
+REFUND_ALWAYS = "always"
+REFUND_IN_WINDOW = "window"
+REFUND_NEVER = "never"
+REFUND_CHOICES = (REFUND_ALWAYS, REFUND_IN_WINDOW, REFUND_NEVER)
+
+#: Ledger entries besides issue and redemption.
+REFUND = "refund"
+VOIDED = "void"
+FORFEIT = "forfeit"
+
+
+class GiftCardSettings(Base):
+    """The owner's gift card rules; a business without a row has the defaults."""
+
+    __tablename__ = "gift_card_settings"
+    __table_args__ = (
+        CheckConstraint(
+            "refund_on_cancel IN ('always', 'window', 'never')", name="refund_on_cancel"
+        ),
+    )
+
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), primary_key=True)
+    refund_on_cancel: Mapped[str] = mapped_column(String(8), default=REFUND_IN_WINDOW)
+
+
+class GiftCardEntry(Base):
+    """A change of a card's balance other than issue and redemption.
+
+    ``refund``: a redemption given back when its booking was cancelled.
+    ``forfeit``: a redemption whose booking was cancelled, kept by the business
+    (the rule said no refund, or the card was void). ``void``: the card was
+    voided; ``amount_cents`` is the balance it forfeited. A redemption has at
+    most one entry (the unique constraint), so it is never given back twice.
+    """
+
+    __tablename__ = "gift_card_entries"
+    __table_args__ = (
+        CheckConstraint("amount_cents >= 0", name="amount"),
+        CheckConstraint("kind IN ('refund', 'void', 'forfeit')", name="kind"),
+        UniqueConstraint("redemption_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
+    gift_card_id: Mapped[int] = mapped_column(ForeignKey("gift_cards.id"), index=True)
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("gift_card_redemptions.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    redemption: Mapped[GiftCardRedemption | None] = relationship()

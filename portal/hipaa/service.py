@@ -239,3 +239,69 @@ def checklist(session: Session, business_id: int, *, https: bool) -> list[Safegu
             ),
         ),
     ]
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One thing switching HIPAA mode on does, said for this business as it is now."""
+
+    name: str
+    effect: str
+
+
+def switching_on_effects(session: Session, business_id: int) -> list[Effect]:
+    """What switching HIPAA mode on would change at this business (shown while it is off)."""
+    from sqlalchemy import select
+
+    staff = list(session.scalars(select(StaffUser).where(StaffUser.business_id == business_id)))
+    without_2fa = sorted(user.email for user in staff if user.active and not user.has_2fa)
+    minutes = int(idle_timeout(session, business_id).total_seconds() // 60)
+    return [
+        Effect(
+            _("Two-factor sign-in for every staff user"),
+            _(
+                "Every staff member must sign in with a code from an authenticator app. "
+                "Not set up yet (they are asked at their next sign-in): %(emails)s.",
+                emails=", ".join(without_2fa),
+            )
+            if without_2fa
+            else _(
+                "Every staff member must sign in with a code from an authenticator app; "
+                "all of them already do."
+            ),
+        ),
+        Effect(
+            _("Automatic logoff"),
+            _(
+                "Staff are signed out after 15 minutes without activity (now: %(minutes)d "
+                "minutes).",
+                minutes=minutes,
+            )
+            if minutes > HIPAA_IDLE_TIMEOUT_MINUTES
+            else _(
+                "Staff are signed out after at most 15 minutes without activity (yours: "
+                "%(minutes)d minutes, kept).",
+                minutes=minutes,
+            ),
+        ),
+        Effect(
+            _("Encrypted connection (HTTPS)"),
+            _("Your staff area and booking pages open only over an encrypted connection."),
+        ),
+        Effect(
+            _("Platform support barred"),
+            _("Platform support can no longer open your account, whatever you allow below."),
+        ),
+        Effect(
+            _("Sign-in notices"),
+            _("Every staff sign-in is e-mailed to the staff member, so a stranger's is noticed."),
+        ),
+        Effect(
+            _("Notifications without health information"),
+            _("Client e-mails and calendar files name neither client nor service."),
+        ),
+        Effect(
+            _("Audit controls"),
+            _("Every view of a client's details is recorded in the audit log."),
+        ),
+    ]

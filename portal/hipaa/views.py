@@ -26,9 +26,15 @@ def _render(switch_form=None, settings_form=None, status: int = 200):
         "hipaa/checklist.html",
         business=business,
         settings=settings,
+        # On: the checklist of what is in force. Off: what switching on would do.
         safeguards=service.checklist(
             db.session, business.id, https=bool(current_app.config["FORCE_HTTPS"])
-        ),
+        )
+        if settings.hipaa_mode
+        else [],
+        effects=[]
+        if settings.hipaa_mode
+        else service.switching_on_effects(db.session, business.id),
         switch_form=switch_form or HipaaSwitchForm(formdata=None),
         settings_form=settings_form or ComplianceForm(formdata=None, obj=settings),
         owner_has_2fa=getattr(g.staff, "has_2fa", False),

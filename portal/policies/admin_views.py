@@ -1,4 +1,8 @@
-"""The owner's pages for the terms and the cancellation policy."""
+"""The owner's pages for the terms and the cancellation policy.
+
+Each editor has two buttons: "Save" publishes a changed text as a new version,
+"Preview" shows it as clients would read it and saves nothing.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,10 @@ def edit_terms():
     business = staff_business()
     current = service.current_terms(db.session, business)
     form = TermsForm.for_terms(business, current)
-    if form.validate_on_submit():
+    previews, valid = [], form.validate_on_submit()
+    if valid and form.previewing:
+        previews = service.preview_terms(business, form.body.data, form.translated_body.data)
+    elif valid:
         with refusals_shown_on(form, service.PolicyError):
             changes = service.save_terms(
                 db.session,
@@ -38,7 +45,9 @@ def edit_terms():
             )
             flash(service.terms_saved_message(changes))
             return redirect(url_for("policies_admin.edit_terms"), 303)
-    return form_page("policies/admin_terms.html", business=business, form=form, terms=current)
+    return _editor_page(
+        "policies/admin_terms.html", form, previews, business=business, terms=current
+    )
 
 
 @blueprint.route("/cancellation-policy", methods=["GET", "POST"])
@@ -48,7 +57,11 @@ def edit_policy():
     business = staff_business()
     current = service.current_policy(db.session, business)
     form = PolicyForm.for_policy(business, current)
-    if form.validate_on_submit():
+    previews, valid = [], form.validate_on_submit()
+    if valid and form.previewing:
+        with refusals_shown_on(form, service.PolicyError):
+            previews = service.preview_policy(business, form.draft())
+    elif valid:
         with refusals_shown_on(form, service.PolicyError):
             changes = service.save_policy(
                 db.session,
@@ -61,10 +74,17 @@ def edit_policy():
             )
             flash(service.policy_saved_message(changes))
             return redirect(url_for("policies_admin.edit_policy"), 303)
-    return form_page(
+    return _editor_page(
         "policies/admin_policy.html",
+        form,
+        previews,
         business=business,
-        form=form,
         policy=current,
         rules=service.rules_of(current),
     )
+
+
+def _editor_page(template: str, form, previews: list, **context):
+    """The editor; 200 with a preview (the input was fine), else as ``form_page`` says."""
+    page, status = form_page(template, form=form, previews=previews, **context)
+    return page, 200 if previews else status

@@ -7,7 +7,15 @@ import re
 from flask_babel import LazyString, format_number
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import Length, ValidationError
 
 from portal.policies.models import CANCEL_ANY_TIME, CANCEL_NEVER, CANCEL_UNTIL
@@ -16,14 +24,15 @@ from portal.policies.service import (
     MAX_NOTICE_MINUTES,
     MAX_SUMMARY,
     MAX_TEXT,
-    SUMMARY_MISSING,
+    SENTENCE_TOO_LONG,
     TERMS_MISSING,
     TRANSLATED_TEXTS,
     UNITS,
     PolicyDraft,
-    split_notice,
+    editable,
     translation_of,
 )
+from portal.policies.summary import split_notice
 from portal.web.lazy_text import lazy_text as _l
 from portal.web.owner_texts import other_language
 
@@ -62,7 +71,16 @@ def _unit() -> SelectField:
     )
 
 
-class TermsForm(FlaskForm):
+class _Editor(FlaskForm):
+    #: The second submit button: shows the texts as clients will see them, saves nothing.
+    preview = SubmitField(_l("Preview"))
+
+    @property
+    def previewing(self) -> bool:
+        return bool(self.preview.data)
+
+
+class TermsForm(_Editor):
     terms_enabled = BooleanField(_l("Clients must accept these terms to book"))
     body = _text(_l("Terms and conditions"))
     #: The terms in the business's other language (optional); labelled by the page.
@@ -75,8 +93,8 @@ class TermsForm(FlaskForm):
         return cls(
             data={
                 "terms_enabled": business.terms_enabled,
-                "body": terms.body if terms else "",
-                "translated_body": row.body if row else "",
+                "body": editable(terms, "body") if terms else "",
+                "translated_body": editable(row, "body") if row else "",
             }
         )
 
@@ -85,7 +103,7 @@ class TermsForm(FlaskForm):
             raise ValidationError(str(TERMS_MISSING))
 
 
-class PolicyForm(FlaskForm):
+class PolicyForm(_Editor):
     policy_enabled = BooleanField(_l("Clients must accept this cancellation policy to book"))
     cancel_mode = _mode(
         _l("Clients may cancel online"), _l("Not online: clients must contact you to cancel")
@@ -98,32 +116,18 @@ class PolicyForm(FlaskForm):
     )
     reschedule_notice = StringField(_l("How long before"), default="24")
     reschedule_unit = _unit()
-    summary = TextAreaField(
-        _l("Summary"),
-        validators=[
-            Length(
-                max=MAX_SUMMARY,
-                message=_l(
-                    "Keep the summary to %(num)d characters at most; "
-                    "put the details in the texts below.",
-                    num=MAX_SUMMARY,
-                ),
-            )
-        ],
+    summary = StringField(
+        _l("Your own sentence (optional)"),
+        validators=[Length(max=MAX_SUMMARY, message=SENTENCE_TOO_LONG)],
     )
     prepayment = _text(_l("Prepayment"))
     refunds = _text(_l("Refunds"))
     rebooking = _text(_l("Rebooking"))
     body = _text(_l("Other conditions (optional)"))
     #: The texts in the business's other language (optional); the page labels the group.
-    translated_summary = TextAreaField(
-        _l("Summary"),
-        validators=[
-            Length(
-                max=MAX_SUMMARY,
-                message=_l("Keep the summary to %(num)d characters at most.", num=MAX_SUMMARY),
-            )
-        ],
+    translated_summary = StringField(
+        _l("Your own sentence (optional)"),
+        validators=[Length(max=MAX_SUMMARY, message=SENTENCE_TOO_LONG)],
     )
     translated_prepayment = _text(_l("Prepayment"))
     translated_refunds = _text(_l("Refunds"))
@@ -134,23 +138,18 @@ class PolicyForm(FlaskForm):
     def for_policy(cls, business, policy) -> PolicyForm:
         """The form filled in with the current version, or the defaults without one."""
         data = {"policy_enabled": business.cancellation_policy_enabled}
-        row = translation_of(policy, other_language(business)) if policy is not None else None
-        if row is not None:
-            for name in TRANSLATED_TEXTS:
-                data[f"translated_{name}"] = getattr(row, name)
         if policy is not None:
+            draft = PolicyDraft.of(policy, other_language(business))
+            for name, text in zip(TRANSLATED_TEXTS, draft.translation, strict=True):
+                data[f"translated_{name}"] = text
             for name in ("summary", "prepayment", "refunds", "rebooking", "body"):
-                data[name] = getattr(policy, name)
+                data[name] = getattr(draft, name)
             for prefix in ("cancel", "reschedule"):
                 data[f"{prefix}_mode"] = getattr(policy, f"{prefix}_mode")
                 minutes = getattr(policy, f"{prefix}_notice_minutes")
                 if minutes:
                     data[f"{prefix}_notice"], data[f"{prefix}_unit"] = split_notice(minutes)
         return cls(data=data)
-
-    def validate_summary(self, field) -> None:
-        if self.policy_enabled.data and not (field.data or "").strip():
-            raise ValidationError(str(SUMMARY_MISSING))
 
     def validate_cancel_notice(self, field) -> None:
         self.cancel_minutes = self._notice(

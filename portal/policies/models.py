@@ -9,10 +9,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
 from portal.db import Base, UTCDateTime
+from portal.policies.rich_text import HTML as FORMAT_HTML
+from portal.policies.rich_text import MARKDOWN as FORMAT_MARKDOWN
 
 CANCEL_ANY_TIME = "any_time"
 CANCEL_UNTIL = "until"
 CANCEL_NEVER = "never"
+#: How a version's texts are written (``portal.policies.rich_text``): versions published
+#: before issue 15 hold HTML, later ones the Markdown subset.
+FORMATS = (FORMAT_HTML, FORMAT_MARKDOWN)
 
 
 class TermsVersion(Base):
@@ -23,6 +28,7 @@ class TermsVersion(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(10), default=FORMAT_MARKDOWN, server_default="html")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     #: The same version in other languages, published with it and never changed after.
@@ -48,6 +54,7 @@ class TermsTranslation(Base):
     )
     locale: Mapped[str] = mapped_column(String(8))
     body: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(10), default=FORMAT_MARKDOWN, server_default="html")
 
 
 class CancellationPolicyVersion(Base):
@@ -65,6 +72,9 @@ class CancellationPolicyVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
+    #: Markdown versions: the owner's own sentence, shown after the summary generated
+    #: from the rules (``portal.policies.summary``). HTML versions: the free-text summary
+    #: of before, kept for the record and no longer shown.
     summary: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
     cancel_mode: Mapped[str] = mapped_column(String(16), default=CANCEL_UNTIL)
@@ -74,6 +84,7 @@ class CancellationPolicyVersion(Base):
     prepayment: Mapped[str] = mapped_column(Text, default="")
     refunds: Mapped[str] = mapped_column(Text, default="")
     rebooking: Mapped[str] = mapped_column(Text, default="")
+    format: Mapped[str] = mapped_column(String(10), default=FORMAT_MARKDOWN, server_default="html")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     #: The same version's texts in other languages, published with it, never changed after
@@ -114,6 +125,7 @@ class PolicyTranslation(Base):
     prepayment: Mapped[str] = mapped_column(Text, default="")
     refunds: Mapped[str] = mapped_column(Text, default="")
     rebooking: Mapped[str] = mapped_column(Text, default="")
+    format: Mapped[str] = mapped_column(String(10), default=FORMAT_MARKDOWN, server_default="html")
 
 
 def _deadline(mode: str, notice_minutes: int, start: datetime) -> datetime | None:

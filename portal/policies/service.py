@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,12 +16,14 @@ from portal.policies.models import (
     CANCEL_ANY_TIME,
     CANCEL_NEVER,
     CANCEL_UNTIL,
+    FORMAT_MARKDOWN,
     CancellationPolicyVersion,
     PolicyTranslation,
     TermsTranslation,
     TermsVersion,
 )
-from portal.policies.rich_text import clean_html
+from portal.policies.rich_text import as_markdown, markdown_html
+from portal.policies.summary import notice_text, summary_of
 from portal.web.lazy_text import lazy_text as _l
 from portal.web.messages import saved, saved_message
 from portal.web.owner_texts import other_language
@@ -31,7 +33,8 @@ MINUTE, HOUR, DAY = 1, 60, 24 * 60
 UNITS = {"minutes": MINUTE, "hours": HOUR, "days": DAY}
 #: The longest notice an owner may ask for: a year.
 MAX_NOTICE_MINUTES = 365 * DAY
-MAX_SUMMARY = 500
+#: The owner's own sentence after the generated summary (the column holds up to 500).
+MAX_SUMMARY = 300
 MAX_TEXT = 20_000
 TERMS_AREA = "terms"
 POLICY_AREA = "cancellation_policy"
@@ -39,18 +42,15 @@ POLICY_AREA = "cancellation_policy"
 TERMS_MISSING = _l(
     "Write the terms before switching them on: clients must be able to read what they accept."
 )
-SUMMARY_MISSING = _l(
-    "Write a one- or two-sentence summary: clients see it above the confirm button before "
-    "they agree."
-)
 CHOOSE_MODE = _l("Choose one of the three options.")
+SENTENCE_TOO_LONG = _l(
+    "Keep your own sentence to %(num)d characters at most; put the details in the texts below.",
+    num=MAX_SUMMARY,
+)
 #: Said when the sanitiser leaves nothing of a translation the owner wrote.
 NOTHING_LEFT = _l(
     "Nothing readable is left of this text once unsafe HTML is removed: "
     "write it as plain text, or leave it empty."
-)
-TRANSLATED_SUMMARY_MISSING = _l(
-    "Write the summary in this language too, or leave all its texts empty."
 )
 
 
@@ -89,10 +89,25 @@ def translation_of(version, language: str):
     return next((row for row in version.translations if row.locale == language), None)
 
 
+def source(text: str | None) -> str:
+    """What the owner typed as it is stored: line ends unified, outer blank space removed."""
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def editable(row, field: str) -> str:
+    """A version's (or translation's) text as the editor shows it: Markdown.
+
+    A version written in HTML before issue 15 is shown as the Markdown that
+    renders the same, so saving it unchanged publishes nothing new.
+    """
+    text = getattr(row, field) or ""
+    return source(text) if row.format == FORMAT_MARKDOWN else as_markdown(text)
+
+
 def publish_terms(
     session: Session, business: Business, body: str, translated_body: str = ""
 ) -> TermsVersion:
-    """Save ``body`` (sanitised) as the business's new terms version.
+    """Save ``body`` (the Markdown subset) as the business's new terms version.
 
     ``translated_body`` is the same terms in the business's other language; it is
     published with the version and, like the version, never changed afterwards:
@@ -101,12 +116,15 @@ def publish_terms(
     terms = TermsVersion(
         business_id=business.id,
         version=_next_version(session, TermsVersion, business),
-        body=clean_html(body),
+        body=source(body),
+        format=FORMAT_MARKDOWN,
     )
-    translated_body = clean_html(translated_body)
+    translated_body = source(translated_body)
     if translated_body:
         terms.translations.append(
-            TermsTranslation(locale=other_language(business), body=translated_body)
+            TermsTranslation(
+                locale=other_language(business), body=translated_body, format=FORMAT_MARKDOWN
+            )
         )
     session.add(terms)
     session.flush()
@@ -128,32 +146,30 @@ def publish_policy(
     rebooking: str = "",
     translation: tuple[str, ...] = NO_TRANSLATION,
 ) -> CancellationPolicyVersion:
-    """Save a new cancellation policy version; its texts are sanitised.
+    """Save a new cancellation policy version, its texts in the Markdown subset.
 
+    ``summary`` is the owner's own sentence after the generated summary (may be empty).
     ``translation`` holds the ``TRANSLATED_TEXTS`` in the business's other language,
-    published with the version and immutable like it (no summary: no translation).
+    published with the version and immutable like it (all empty: no translation).
     """
     policy = CancellationPolicyVersion(
         business_id=business.id,
         version=_next_version(session, CancellationPolicyVersion, business),
-        summary=summary.strip(),
-        body=clean_html(body),
+        summary=" ".join(summary.split()),
+        body=source(body),
         cancel_mode=cancel_mode,
         cancel_notice_minutes=cancel_notice_minutes,
         reschedule_mode=reschedule_mode,
         reschedule_notice_minutes=reschedule_notice_minutes,
-        prepayment=clean_html(prepayment),
-        refunds=clean_html(refunds),
-        rebooking=clean_html(rebooking),
+        prepayment=source(prepayment),
+        refunds=source(refunds),
+        rebooking=source(rebooking),
+        format=FORMAT_MARKDOWN,
     )
-    texts = dict(zip(TRANSLATED_TEXTS, translation, strict=True))
-    if texts["summary"].strip():
+    texts = dict(zip(TRANSLATED_TEXTS, _normalised_translation(translation), strict=True))
+    if any(texts.values()):
         policy.translations.append(
-            PolicyTranslation(
-                locale=other_language(business),
-                summary=" ".join(texts["summary"].split()),
-                **{name: clean_html(texts[name]) for name in TRANSLATED_TEXTS[1:]},
-            )
+            PolicyTranslation(locale=other_language(business), format=FORMAT_MARKDOWN, **texts)
         )
     session.add(policy)
     session.flush()
@@ -161,25 +177,6 @@ def publish_policy(
 
 
 # -- wording ---------------------------------------------------------------------------
-
-
-def split_notice(minutes: int) -> tuple[int, str]:
-    """A notice as a number and unit that read naturally: 1440 is 24 hours, 2880 is 2 days."""
-    if minutes >= 2 * DAY and minutes % DAY == 0:
-        return minutes // DAY, "days"
-    if minutes >= HOUR and minutes % HOUR == 0:
-        return minutes // HOUR, "hours"
-    return minutes, "minutes"
-
-
-def notice_text(minutes: int) -> str:
-    """``90`` -> "90 minutes", ``60`` -> "1 hour", ``2880`` -> "2 days"."""
-    number, unit = split_notice(minutes)
-    if unit == "days":
-        return ngettext("%(num)d day", "%(num)d days", number)
-    if unit == "hours":
-        return ngettext("%(num)d hour", "%(num)d hours", number)
-    return ngettext("%(num)d minute", "%(num)d minutes", number)
 
 
 def cancel_rule(policy: CancellationPolicyVersion) -> str:
@@ -224,9 +221,12 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class PolicyDraft:
-    """What the owner wrote for a cancellation policy version."""
+    """What the owner wrote for a cancellation policy version (texts in the Markdown subset).
 
-    summary: str
+    ``summary`` is the owner's own sentence shown after the generated summary.
+    """
+
+    summary: str = ""
     cancel_mode: str = CANCEL_UNTIL
     cancel_notice_minutes: int = 24 * 60
     reschedule_mode: str = CANCEL_UNTIL
@@ -239,7 +239,7 @@ class PolicyDraft:
     translation: tuple[str, ...] = NO_TRANSLATION
 
     def normalised(self) -> PolicyDraft:
-        """Texts sanitised, and no notice kept for a rule that has none."""
+        """Texts as stored, and no notice kept for a rule that has none."""
         return PolicyDraft(
             summary=" ".join(self.summary.split()),
             cancel_mode=self.cancel_mode,
@@ -250,31 +250,51 @@ class PolicyDraft:
             reschedule_notice_minutes=(
                 self.reschedule_notice_minutes if self.reschedule_mode == CANCEL_UNTIL else 0
             ),
-            body=clean_html(self.body),
-            prepayment=clean_html(self.prepayment),
-            refunds=clean_html(self.refunds),
-            rebooking=clean_html(self.rebooking),
+            body=source(self.body),
+            prepayment=source(self.prepayment),
+            refunds=source(self.refunds),
+            rebooking=source(self.rebooking),
             translation=_normalised_translation(self.translation),
         )
 
     @classmethod
     def of(cls, policy: CancellationPolicyVersion, language: str = "") -> PolicyDraft:
-        """The version as a draft, with its translation into ``language`` if it has one."""
+        """The version as the editor shows it, with its translation into ``language``.
+
+        An HTML version's texts come as Markdown and its free-text summary, which
+        the generated summary replaces, as no sentence of the owner's.
+        """
         row = translation_of(policy, language)
-        translation = (
-            tuple(getattr(row, name) for name in TRANSLATED_TEXTS) if row else NO_TRANSLATION
+        translation = tuple(_editable_text(row, name) for name in TRANSLATED_TEXTS) if row else ()
+        rules = ("cancel_mode", "cancel_notice_minutes", "reschedule_mode")
+        return cls(
+            **{name: getattr(policy, name) for name in (*rules, "reschedule_notice_minutes")},
+            summary=_editable_text(policy, "summary"),
+            **{name: _editable_text(policy, name) for name in SECTIONS},
+            translation=translation or NO_TRANSLATION,
         )
-        names = [name for name in cls.__dataclass_fields__ if name != "translation"]
-        return cls(**{name: getattr(policy, name) for name in names}, translation=translation)
+
+    def rendered(self) -> dict[str, str]:
+        """The long texts as safe HTML, for a preview."""
+        return {name: markdown_html(getattr(self, name)) for name in SECTIONS}
+
+    def rendered_translation(self) -> dict[str, str]:
+        """The translated long texts as safe HTML, for a preview."""
+        texts = dict(zip(TRANSLATED_TEXTS, self.translation, strict=True))
+        # A text left empty shows the original, as on the clients' pages.
+        return {name: markdown_html(texts[name] or getattr(self, name)) for name in SECTIONS}
+
+
+def _editable_text(row, name: str) -> str:
+    if name == "summary":
+        return " ".join(row.summary.split()) if row.format == FORMAT_MARKDOWN else ""
+    return editable(row, name)
 
 
 def _normalised_translation(texts: tuple[str, ...]) -> tuple[str, ...]:
-    """Summary on one line, the rest sanitised; nothing at all without a summary."""
+    """The sentence on one line, the texts as stored; all empty when nothing was written."""
     summary, *rest = texts
-    summary = " ".join((summary or "").split())
-    if not summary:
-        return NO_TRANSLATION
-    return (summary, *(clean_html(text) for text in rest))
+    return (" ".join((summary or "").split()), *(source(text) for text in rest))
 
 
 #: Policy fields whose old and new values the audit log shows; the long texts are
@@ -287,6 +307,8 @@ AUDITED_RULES = (
     "reschedule_notice_minutes",
 )
 LONG_TEXTS = ("body", "prepayment", "refunds", "rebooking", "translation")
+#: The long texts in the order the policy page shows them.
+SECTIONS = ("prepayment", "refunds", "rebooking", "body")
 
 
 def save_terms(
@@ -306,20 +328,19 @@ def save_terms(
     new version too, with both texts: a published version never changes.
     Returns {setting: [old, new]} of what changed.
     """
-    html = clean_html(body)
-    if enabled and not html:
+    body, translated = source(body), source(translated_body)
+    if enabled and not markdown_html(body):
         raise PolicyError("body", str(TERMS_MISSING))
-    translated = clean_html(translated_body)
-    if translated_body.strip() and not translated:
+    if translated and not markdown_html(translated):
         raise PolicyError("translated_body", str(NOTHING_LEFT))
     current = current_terms(session, business)
     changes = apply_changes(business, {"terms_enabled": enabled}, ["terms_enabled"])
     before = translation_of(current, other_language(business)) if current else None
-    changed = current is None or clean_html(current.body) != html
-    changed = changed or (before.body if before else "") != translated
+    changed = current is None or editable(current, "body") != body
+    changed = changed or (editable(before, "body") if before else "") != translated
     # An emptied text is not a version: the last one stays for the bookings that name it.
-    if html and changed:
-        published = publish_terms(session, business, html, translated)
+    if body and changed:
+        published = publish_terms(session, business, body, translated)
         changes["terms_version"] = [current.version if current else None, published.version]
     record_changes(session, actor, now, origin, TERMS_AREA, changes)
     session.flush()
@@ -337,16 +358,15 @@ def save_policy(
     origin: Origin,
 ) -> dict[str, list]:
     """Switch the policy on or off and publish changed rules or texts as a new version; audited."""
-    written = draft.translation
     draft = draft.normalised()
-    _check(draft, enabled, written)
+    check_draft(draft)
     current = current_policy(session, business)
     changes = apply_changes(
         business, {"cancellation_policy_enabled": enabled}, ["cancellation_policy_enabled"]
     )
     language = other_language(business)
     before = PolicyDraft.of(current, language).normalised() if current is not None else None
-    has_content = draft != PolicyDraft(summary="").normalised()
+    has_content = draft != PolicyDraft().normalised()
     if draft != before and (before is not None or has_content):
         published = publish_policy(session, business, **asdict(draft))
         old_version = current.version if current else None
@@ -356,7 +376,7 @@ def save_policy(
             if old != getattr(draft, name):
                 changes[name] = [old, getattr(draft, name)]
         for name in LONG_TEXTS:
-            empty = getattr(PolicyDraft(summary=""), name)
+            empty = getattr(PolicyDraft().normalised(), name)
             if (getattr(before, name) if before else empty) != getattr(draft, name):
                 changes[name] = [
                     f"version {old_version}" if old_version else None,
@@ -367,21 +387,16 @@ def save_policy(
     return changes
 
 
-def _check(draft: PolicyDraft, enabled: bool, written: tuple[str, ...] = NO_TRANSLATION) -> None:
-    if enabled and not draft.summary:
-        raise PolicyError("summary", str(SUMMARY_MISSING))
+def check_draft(draft: PolicyDraft) -> None:
+    """Refuse a draft the rules do not allow (``draft`` normalised); raises ``PolicyError``."""
     for field, summary in (
         ("summary", draft.summary),
         ("translated_summary", draft.translation[0]),
     ):
         if len(summary) > MAX_SUMMARY:
-            raise PolicyError(
-                field, _("Keep the summary to %(num)d characters at most.", num=MAX_SUMMARY)
-            )
-    if any(text.strip() for text in written[1:]) and not written[0].strip():
-        raise PolicyError("translated_summary", str(TRANSLATED_SUMMARY_MISSING))
-    for name, text, kept in zip(TRANSLATED_TEXTS, written, draft.translation, strict=True):
-        if text.strip() and not kept and name != "summary":
+            raise PolicyError(field, str(SENTENCE_TOO_LONG))
+    for name, text in zip(TRANSLATED_TEXTS, draft.translation, strict=True):
+        if text and name != "summary" and not markdown_html(text):
             raise PolicyError(f"translated_{name}", str(NOTHING_LEFT))
     for prefix in ("cancel", "reschedule"):
         mode = getattr(draft, f"{prefix}_mode")
@@ -390,6 +405,44 @@ def _check(draft: PolicyDraft, enabled: bool, written: tuple[str, ...] = NO_TRAN
             raise PolicyError(f"{prefix}_mode", str(CHOOSE_MODE))
         if mode == CANCEL_UNTIL and not 1 <= notice <= MAX_NOTICE_MINUTES:
             raise PolicyError(f"{prefix}_notice", _("The notice must be 1 minute to 365 days."))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What clients would read in one language: the summary (policies) and the texts as HTML."""
+
+    language: str
+    summary: str
+    texts: dict[str, str]
+
+
+def preview_terms(business: Business, body: str, translated_body: str) -> list[Preview]:
+    """The terms as they would read, in the business's language and, if written, the other."""
+    previews = [Preview(business.locale, "", {"body": markdown_html(body)})]
+    if source(translated_body):
+        previews.append(
+            Preview(other_language(business), "", {"body": markdown_html(translated_body)})
+        )
+    return previews
+
+
+def preview_policy(business: Business, draft: PolicyDraft) -> list[Preview]:
+    """The policy as it would read (summary generated from the draft's rules), per language.
+
+    Refuses what saving would refuse (``PolicyError``); saves nothing.
+    """
+    draft = draft.normalised()
+    check_draft(draft)
+    language = other_language(business)
+    with force_locale(business.locale):
+        previews = [Preview(business.locale, summary_of(draft, draft.summary), draft.rendered())]
+    if any(draft.translation):
+        with force_locale(language):
+            sentence = draft.translation[0] or draft.summary
+            previews.append(
+                Preview(language, summary_of(draft, sentence), draft.rendered_translation())
+            )
+    return previews
 
 
 def terms_saved_message(changes: dict[str, list]) -> str:

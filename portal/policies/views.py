@@ -6,11 +6,13 @@ from flask_babel import gettext as _
 from portal.extensions import db
 from portal.policies.rich_text import rich_text
 from portal.policies.service import current_policy, current_terms, rules_of
+from portal.policies.summary import policy_summary
 from portal.web.tenancy import bind_business, current_business
 
 blueprint = Blueprint("policies", __name__, url_prefix="/b/<slug>")
 bind_business(blueprint)
 blueprint.add_app_template_filter(rich_text, "rich_text")
+blueprint.add_app_template_filter(policy_summary, "policy_summary")
 
 
 @blueprint.get("/terms")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, date, datetime, time
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -18,7 +19,7 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from portal.booking.availability import BookingWindow, Slot
 from portal.booking.forms import PHONE_HIDDEN, PHONE_OPTIONAL, PHONE_PATTERN, PHONE_REQUIRED
@@ -27,13 +28,25 @@ from portal.booking.service import ClientDetails
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
 from portal.clients.forms import REASON_MAX, REASON_TOO_LONG, ClientRulesFields
+from portal.clients.models import Client
+from portal.schedule.frontdesk import OVERRIDE_REASON_MAX
 from portal.schedule.service import BOOKING_RULES
 from portal.web.formatting import iso_utc, local_time, short_date
-from portal.web.forms import email_validators, name_validators, strip_blanks
+from portal.web.forms import (
+    EMAIL_INVALID,
+    EMAIL_MAX_LENGTH,
+    EMAIL_TOO_LONG,
+    name_validators,
+    strip_blanks,
+)
 from portal.web.lazy_text import lazy_text as _l
 
 #: The chosen time was free when the page was shown but is not now.
 TIME_TAKEN = _l("That time was taken a moment ago. Please pick another.")
+OVERRIDE_REASON_TOO_LONG = _l(
+    "The reason may have at most %(num)d characters.", num=OVERRIDE_REASON_MAX
+)
+_WALL_TIME = re.compile(r"^[0-9]{1,2}:[0-9]{2}$")
 
 
 class ActionForm(FlaskForm):
@@ -86,9 +99,12 @@ class SlotSearchForm(FlaskForm):
         services: list[Service],
         providers: list[Provider],
         window: BookingWindow,
+        first_day: date | None = None,
     ) -> None:
         super().__init__(formdata=formdata)
         self.window = window
+        #: The earliest day offered: the window's, or today for who may book outside the rules.
+        self.first_day = first_day or window.first_day
         self.services = {s.id: s for s in services}
         self.providers = {str(p.id): p for p in providers}
         self.service.choices = [(s.id, s.name) for s in services]
@@ -121,7 +137,7 @@ class SlotSearchForm(FlaskForm):
     def validate_day(self, field) -> None:
         if field.data is None:
             return  # not a date: the field already says so
-        first, last = self.window.first_day, self.window.last_day
+        first, last = self.first_day, self.window.last_day
         if not first <= field.data <= last:
             raise ValidationError(
                 _(
@@ -133,30 +149,90 @@ class SlotSearchForm(FlaskForm):
             )
 
 
-class StaffBookingForm(FlaskForm):
-    """A free time and the client's details; staff book without consent checkboxes."""
+def parse_wall_time(text: str) -> time | None:
+    """A typed time of day, "HH:MM" (24-hour clock), or None."""
+    if not _WALL_TIME.match(text):
+        return None
+    hours, minutes = (int(part) for part in text.split(":"))
+    return time(hours, minutes) if hours < 24 and minutes < 60 else None
+
+
+class TimeChoiceForm(FlaskForm):
+    """A free time from the list, or (overriding the rules) a typed time with a reason."""
 
     start = RadioField(_l("Time"), validate_choice=False)
+    other_time = StringField(
+        _l("Another time, outside the opening hours or the minimum notice (HH:MM)"),
+        filters=[strip_blanks],
+    )
+    override_reason = TextAreaField(
+        _l("Reason for booking outside the rules (written to the audit log)"),
+        filters=[strip_blanks],
+        validators=[Length(max=OVERRIDE_REASON_MAX, message=OVERRIDE_REASON_TOO_LONG)],
+    )
+
+    @property
+    def overriding(self) -> bool:
+        return bool(self.other_time.data)
+
+    @property
+    def wall_time(self) -> time:
+        return parse_wall_time(self.other_time.data)
+
+    def validate_other_time(self, field) -> None:
+        if field.data and parse_wall_time(field.data) is None:
+            raise ValidationError(_("Please enter the time as hours and minutes, like 18:30."))
+
+    def validate_override_reason(self, field) -> None:
+        if self.other_time.data and not field.data:
+            raise ValidationError(
+                _("Please give a reason for booking outside the rules; it is audited.")
+            )
+
+
+class StaffBookingForm(TimeChoiceForm):
+    """A free time and the client (picked, or new); staff book without consent checkboxes."""
+
     name = StringField(
         _l("Client's name"),
         filters=[strip_blanks],
         validators=name_validators(_l("Please enter the client's name.")),
     )
     email = EmailField(
-        _l("Client's e-mail"),
+        _l("Client's e-mail (optional)"),
         filters=[strip_blanks],
-        validators=email_validators(
-            _l("Please enter the client's e-mail address for the confirmation.")
-        ),
+        validators=[
+            Optional(),
+            Length(max=EMAIL_MAX_LENGTH, message=EMAIL_TOO_LONG),
+            Email(EMAIL_INVALID),
+        ],
     )
     phone = TelField(_l("Client's phone (optional)"), filters=[strip_blanks])
 
-    def __init__(self, *args, slots: list[Slot], business: Business, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        slots: list[Slot],
+        business: Business,
+        client: Client | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.slots = {iso_utc(slot.start): slot for slot in slots}
         self.start.choices = [
             (value, local_time(slot.start, business)) for value, slot in self.slots.items()
         ]
+        self.client = client
+        if client is not None:
+            del self.name, self.email, self.phone
+
+    def preselect(self, wall: str, business: Business) -> bool:
+        """Tick the free time at local ``wall`` ("HH:MM"); False when there is none."""
+        for value, slot in self.slots.items():
+            if local_time(slot.start, business) == wall:
+                self.start.data = value
+                return True
+        return False
 
     @property
     def chosen_start(self) -> datetime:
@@ -164,9 +240,13 @@ class StaffBookingForm(FlaskForm):
 
     @property
     def details(self) -> ClientDetails:
-        return ClientDetails(self.name.data, self.email.data, self.phone.data)
+        if self.client is not None:
+            return ClientDetails(self.client.name, self.client.email or "", self.client.phone)
+        return ClientDetails(self.name.data, self.email.data or "", self.phone.data or "")
 
     def validate_start(self, field) -> None:
+        if self.other_time.data:
+            return
         if not field.data:
             raise ValidationError(_("Please pick a time."))
         if field.data not in self.slots:
@@ -188,6 +268,23 @@ class StaffBookingForm(FlaskForm):
             )
 
 
+class MoveForm(TimeChoiceForm):
+    """A staff move's new time: checked under the write lock by the domain, not here."""
+
+    def validate_start(self, field) -> None:
+        if self.other_time.data:
+            return
+        if not field.data:
+            raise ValidationError(_("Please pick a time."))
+        try:
+            start = datetime.fromisoformat(field.data) if len(field.data) <= 40 else None
+        except ValueError:
+            start = None
+        if start is None or start.tzinfo is None:
+            raise ValidationError(_("That time is not valid. Please pick a time from the list."))
+        self.new_start = start.astimezone(UTC)
+
+
 class BookingRulesForm(ClientRulesFields, FlaskForm):
     approve_bookings = BooleanField(
         _l("Approve bookings: a client's new booking waits as a request until staff approve it")
@@ -203,6 +300,9 @@ class BookingRulesForm(ClientRulesFields, FlaskForm):
     )
     client_notes = BooleanField(
         _l('Offer a notes field: "Anything we should know?" (up to 1000 characters)')
+    )
+    staff_may_override = BooleanField(
+        _l("Staff may book outside the rules (opening hours and minimum notice)")
     )
 
     def validate_client_phone(self, field) -> None:

@@ -6,8 +6,7 @@ service of another business is simply not found.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
@@ -18,12 +17,12 @@ from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.booking import service as booking_service
 from portal.booking.availability import Slot, slots_on
+from portal.booking.late_cancellations import late_cancellation_times
 from portal.booking.models import (
     ACTIVE_STATUSES,
     CANCELLED,
     CONFIRMED,
     DECLINED,
-    LATE_CANCEL_REFUSED,
     NO_SHOW,
     PENDING,
     Booking,
@@ -31,18 +30,23 @@ from portal.booking.models import (
 )
 from portal.businesses.models import Business
 from portal.catalog.models import Provider, Service
-from portal.catalog.service import all_providers
+from portal.clients.models import Client
 from portal.clients.service import CLIENT_RULES, note_client_event
 from portal.db import MAX_ID
+from portal.giftcards import service as giftcards
 from portal.policies.service import current_policy
+from portal.schedule import frontdesk
 
-DAY = "day"
-WEEK = "week"
-VIEWS = (DAY, WEEK)
 #: Weeks the dashboard chart covers, the current one included.
 CHART_WEEKS = 12
 #: Owner settings on the Booking rules page.
-BOOKING_RULES = ("approve_bookings", "client_phone", "client_notes", *CLIENT_RULES)
+BOOKING_RULES = (
+    "approve_bookings",
+    "client_phone",
+    "client_notes",
+    "staff_may_override",
+    *CLIENT_RULES,
+)
 
 
 #: What ``book_for_client`` raises when the chosen time cannot be had after all.
@@ -184,24 +188,25 @@ def weekly_activity(
     first_monday = today - timedelta(days=today.weekday(), weeks=weeks - 1)
     since = local_midnight(business, first_monday)
     series = {
-        "made": select(Booking.created_at).where(
-            Booking.business_id == business.id, Booking.created_at >= since
+        "made": session.scalars(
+            select(Booking.created_at).where(
+                Booking.business_id == business.id, Booking.created_at >= since
+            )
         ),
-        "cancelled": select(Booking.cancelled_at).where(
-            Booking.business_id == business.id,
-            Booking.status == CANCELLED,
-            Booking.cancelled_at >= since,
+        "cancelled": session.scalars(
+            select(Booking.cancelled_at).where(
+                Booking.business_id == business.id,
+                Booking.status == CANCELLED,
+                Booking.cancelled_at >= since,
+            )
         ),
-        "late_refused": select(BookingEvent.created_at).where(
-            BookingEvent.business_id == business.id,
-            BookingEvent.kind == LATE_CANCEL_REFUSED,
-            BookingEvent.created_at >= since,
-        ),
+        # Counted as on the client's page (one per booking), by the same function.
+        "late_refused": late_cancellation_times(session, business.id, since=since),
     }
     counts: dict[str, list[int]] = {}
-    for name, query in series.items():
+    for name, instants in series.items():
         counts[name] = [0] * weeks
-        for instant in session.scalars(query):
+        for instant in instants:
             index = (business.local(instant).date() - first_monday).days // 7
             if 0 <= index < weeks:
                 counts[name][index] += 1
@@ -243,64 +248,6 @@ def dashboard(session: Session, business: Business, now: datetime) -> Dashboard:
     )
 
 
-# Day and week views ----------------------------------------------------------
-
-
-@dataclass
-class Calendar:
-    """Bookings of some days laid out by provider: ``cells[(provider_id, day)]``."""
-
-    view: str
-    day: date
-    days: list[date]
-    providers: list[Provider]
-    cells: dict[tuple[int, date], list[Booking]] = field(default_factory=dict)
-
-    @property
-    def previous(self) -> date:
-        return self.day - timedelta(days=1 if self.view == DAY else 7)
-
-    @property
-    def next(self) -> date:
-        return self.day + timedelta(days=1 if self.view == DAY else 7)
-
-    def bookings(self, provider: Provider, day: date) -> list[Booking]:
-        return self.cells.get((provider.id, day), [])
-
-    @property
-    def is_empty(self) -> bool:
-        return not any(self.cells.values())
-
-
-def calendar(
-    session: Session, business: Business, view: str, day: date, provider: Provider | None
-) -> Calendar:
-    """The day (or the Monday-to-Sunday week) around ``day``, for one provider or all.
-
-    Every booking is shown, cancelled and declined ones too, so staff can
-    answer a client who asks what became of theirs.
-    """
-    if view not in VIEWS:
-        raise ValueError(view)
-    first = day if view == DAY else day - timedelta(days=day.weekday())
-    days = [first + timedelta(days=n) for n in range(1 if view == DAY else 7)]
-    rows = bookings_starting(
-        session, business, first, len(days), provider_id=provider.id if provider else None
-    )
-    cells: dict[tuple[int, date], list[Booking]] = defaultdict(list)
-    for booking in rows:
-        cells[(booking.provider_id, business.local(booking.start_at).date())].append(booking)
-    if provider is not None:
-        providers = [provider]
-    else:
-        # Inactive providers appear only while they still have bookings to show.
-        booked = {booking.provider_id for booking in rows}
-        providers = [p for p in all_providers(session, business.id) if p.active or p.id in booked]
-    return Calendar(
-        view=view, day=first if view == WEEK else day, days=days, providers=providers, cells=cells
-    )
-
-
 # Staff actions ---------------------------------------------------------------
 
 
@@ -329,6 +276,7 @@ def cancel_by_staff(
     booking.cancelled_at = now
     booking.cancelled_by = "staff"
     booking.cancel_reason = reason
+    giftcards.return_on_cancel(session, booking, now)
     _record(session, audit.BOOKING_CANCELLED_BY_STAFF, booking, actor, now, origin, reason=reason)
     session.flush()
     return booking
@@ -356,6 +304,7 @@ def decline(
     booking.status = DECLINED
     booking.decided_at = now
     booking.cancel_reason = reason
+    giftcards.return_on_cancel(session, booking, now)
     _record(session, audit.BOOKING_DECLINED, booking, actor, now, origin, reason=reason)
     session.flush()
     return booking
@@ -367,6 +316,8 @@ def mark_no_show(
     """Record that the client did not come to a confirmed appointment that has begun."""
     if booking.no_show:
         raise NoShowRefused(_("This booking is already marked as a no-show."))
+    if booking.arrived_at is not None:
+        raise NoShowRefused(_("This client is marked as arrived; it cannot also be a no-show."))
     if booking.status != CONFIRMED:
         raise NoShowRefused(_("Only a confirmed booking can be marked as a no-show."))
     if booking.start_at > now:
@@ -405,6 +356,9 @@ def book_for_client(
     actor,
     now: datetime,
     origin: Origin,
+    *,
+    client: Client | None = None,
+    override_reason: str | None = None,
 ) -> tuple[Booking, str]:
     """Book on a client's behalf: confirmed at once, no consents asked.
 
@@ -414,7 +368,14 @@ def book_for_client(
     The provider's time is claimed by ``booking.service.book``, as for a
     client. All or nothing: when the time is gone (``TIME_GONE``) no trace
     is left, not even a new client row.
+
+    ``client``: an existing client staff picked (else the one of ``details``,
+    added if new; without an e-mail address always a new one).
+    ``override_reason``: book outside the opening hours and the minimum
+    notice (``frontdesk.OverrideRefused`` unless ``actor`` may), audited.
     """
+    if override_reason is not None:
+        frontdesk.check_override(business, actor, start, now)
     with session.begin_nested():
         booking, token = booking_service.book(
             session,
@@ -425,8 +386,10 @@ def book_for_client(
             details,
             booking_service.Consents(terms=None, policy=None, ip_address=""),
             now,
+            client=client,
             created_by="staff",
             status=CONFIRMED,
+            outside_rules=override_reason is not None,
         )
     if business.cancellation_policy_enabled:
         booking.policy_version = current_policy(session, business)
@@ -439,6 +402,8 @@ def book_for_client(
         origin,
         start=booking.start_at.isoformat(),
     )
+    if override_reason is not None:
+        frontdesk.record_override(session, booking, actor, override_reason, now, origin)
     session.flush()
     return booking, token
 
@@ -451,3 +416,23 @@ def save_booking_rules(
     audit.record_changes(session, actor, now, origin, "booking_rules", changes)
     session.flush()
     return changes
+
+
+def mark_arrived(
+    session: Session, business: Business, booking: Booking, actor, now: datetime, origin: Origin
+) -> Booking:
+    """Record that the client of a confirmed appointment of today (or earlier) has come."""
+    if booking.arrived_at is not None:
+        raise ScheduleError(_("This client is already marked as arrived."))
+    if booking.no_show:
+        raise ScheduleError(
+            _("This booking is marked as a no-show; it cannot also be marked as arrived.")
+        )
+    if booking.status != CONFIRMED:
+        raise ScheduleError(_("Only a confirmed booking can be marked as arrived."))
+    if business.local(booking.start_at).date() > business.local(now).date():
+        raise ScheduleError(_("This appointment is on a later day; mark the arrival on its day."))
+    booking.arrived_at = now
+    _record(session, audit.BOOKING_ARRIVED, booking, actor, now, origin)
+    session.flush()
+    return booking

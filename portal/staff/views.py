@@ -11,6 +11,7 @@ from portal.accounts.forms import ConfirmWithPasswordForm, InviteForm
 from portal.accounts.models import CLIENT_KIND, STAFF_KIND, ClientAccount, StaffUser
 from portal.audit import service as audit
 from portal.audit.filters import parse_filter as parse_audit_filter
+from portal.audit.sentences import readable as readable_events
 from portal.clock import utcnow
 from portal.db import writes
 from portal.extensions import db
@@ -23,6 +24,7 @@ from portal.staff import mailing, notification_prefs
 from portal.staff import service as team_service
 from portal.staff.forms import StaffSecurityForm
 from portal.staff.guards import pending_step_redirect
+from portal.staff.navigation import staff_area
 from portal.staff.notification_forms import NotificationsForm
 from portal.staff.pages import (
     form_page,
@@ -38,6 +40,7 @@ from portal.web.messages import saved_message
 
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 blueprint.before_request(pending_step_redirect)
+blueprint.add_app_template_global(staff_area)
 
 NO_ACCOUNT = _l("There is no such account at this business.")
 NO_STAFF_MEMBER = _l("There is no such staff member at this business.")
@@ -155,7 +158,12 @@ def audit_log():
     return render_template(
         "staff/audit.html",
         business=business,
-        events=audit.events_for(db.session, business.id, **chosen.query_args(business)),
+        lines=readable_events(
+            db.session,
+            business,
+            audit.events_for(db.session, business.id, **chosen.query_args(business)),
+            hipaa=hipaa_on(db.session, business.id),
+        ),
         kinds=audit.KINDS,
         kind_labels=audit.KIND_LABELS,
         actor_labels=audit.ACTOR_KIND_LABELS,

@@ -16,8 +16,10 @@ from portal.accounts.service import AccountError, normalise_email
 from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.businesses.models import Business
+from portal.hipaa.models import ComplianceSettings
 from portal.hipaa.service import SUPPORT_IDLE_TIMEOUT, compliance_settings, support_refusal
 from portal.support.models import SUPPORT_KIND, SupportUser
+from portal.web.lazy_text import lazy_text as _l
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -142,6 +144,33 @@ def authenticate(
 
 def businesses(session: Session) -> list[Business]:
     return list(session.scalars(select(Business).order_by(Business.name)))
+
+
+#: Why a business refuses support, as the console says it (keys: ``support_refusal``).
+REFUSALS = {
+    "HIPAA mode": _l("Refuses platform support: HIPAA mode is on."),
+    "support access is off": _l(
+        "Refuses platform support: the owner has switched support access off."
+    ),
+}
+
+
+def refusals(session: Session, listed: list[Business]) -> dict[int, str]:
+    """Why each listed business that refuses support does so, by business id (one query)."""
+    ids = [business.id for business in listed]
+    stored = {
+        row.business_id: row
+        for row in session.scalars(
+            select(ComplianceSettings).where(ComplianceSettings.business_id.in_(ids))
+        )
+    }
+    said = {}
+    for business_id in ids:
+        settings = stored.get(business_id) or ComplianceSettings.defaults(business_id)
+        reason = support_refusal(settings, barred=False)
+        if reason is not None:
+            said[business_id] = str(REFUSALS.get(reason, reason))
+    return said
 
 
 def open_business(

@@ -74,9 +74,11 @@ def _business_or_404(slug: str) -> Business:
 @blueprint.get("/")
 def businesses():
     _support_or_login()
+    listed = service.businesses(db.session)
     return render_template(
         "support/businesses.html",
-        businesses=service.businesses(db.session),
+        businesses=listed,
+        refusals=service.refusals(db.session, listed),
         form=EmptyForm(),
         current_business_id=current_user.business_id,
     )

@@ -151,6 +151,16 @@ def sign_in_staff(page: Page, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def staff_nav(page: Page, name: str = "Staff area") -> Locator:
+    """The staff navigation a person can use now: the sidebar, or on a phone the menu, opened."""
+    page.wait_for_load_state()
+    if page.viewport_size and page.viewport_size["width"] < 896:  # 56rem: the sidebar's width
+        menu = page.locator("details.staff-menu")
+        if menu.get_attribute("open") is None:
+            menu.locator("summary").click()
+    return page.get_by_role("navigation", name=name)
+
+
 def page_errors(console: list[str]) -> list[str]:
     """Script errors and refusals (CSP) in the console; HTTP statuses are checked on the page."""
     return [

@@ -35,7 +35,14 @@ from portal.clients.models import Client
 from portal.mail.models import FAILED, OutboxMessage
 from portal.secret_box import SecretBox
 from tests.browser.conftest import STAFF_EMAIL
-from tests.browser.support import assert_accessible, book, manage_link, page_errors, sign_in_staff
+from tests.browser.support import (
+    assert_accessible,
+    book,
+    manage_link,
+    page_errors,
+    sign_in_staff,
+    staff_nav,
+)
 from tests.conftest import OWNER_EMAIL, OWNER_PASSWORD
 
 VIEWPORTS = pytest.mark.parametrize("viewport", ["phone", "desktop"])
@@ -197,10 +204,8 @@ def test_the_owner_sets_up_e_mails_and_sends_a_failed_one_again(
     arrange_failed_invitation(portal, recipient)
 
     sign_in_staff(page, OWNER_EMAIL, OWNER_PASSWORD)
-    staff_area = page.get_by_role("navigation", name=WORDS["en"]["staff_area"])
-    expect(staff_area).to_be_visible()
+    expect(staff_nav(page, WORDS["en"]["staff_area"])).to_be_visible()
     choose_language(page, lang)
-    staff_area = page.get_by_role("navigation", name=words["staff_area"])
     expect(page.get_by_role("heading", name=words["dashboard"])).to_be_visible()
     # The dashboard warns while an e-mail could not be delivered, and leads to it.
     warning = page.get_by_role("alert").filter(has_text=words["undelivered"])
@@ -211,7 +216,9 @@ def test_the_owner_sets_up_e_mails_and_sends_a_failed_one_again(
     shot(f"{lang}-dashboard-failed-warning")
 
     # Business settings: where replies go, the reminders, the daily agenda.
-    staff_area.get_by_role("link", name=words["business"], exact=True).click()
+    staff_nav(page, words["staff_area"]).get_by_role(
+        "link", name=words["business"], exact=True
+    ).click()
     expect(page.get_by_role("heading", name=words["business"], exact=True)).to_be_visible()
     contact = page.get_by_label(words["contact_email"])
     reminders = page.get_by_label(words["reminders"])
@@ -240,7 +247,7 @@ def test_the_owner_sets_up_e_mails_and_sends_a_failed_one_again(
         )
 
     # Her own booking news: every booking of the salon, but no news of moved ones.
-    staff_area.get_by_role("link", name=words["notifications"]).click()
+    staff_nav(page, words["staff_area"]).get_by_role("link", name=words["notifications"]).click()
     expect(page.get_by_role("heading", name=words["notifications"])).to_be_visible()
     scope = page.get_by_role("group", name=words["e_mail_me_about"])
     expect(scope.get_by_label(words["all_bookings"])).to_be_checked()  # the owner's default
@@ -257,7 +264,9 @@ def test_the_owner_sets_up_e_mails_and_sends_a_failed_one_again(
     shot(f"{lang}-notifications-saved")
 
     # Alex is Sam: Sam gets the news of Alex's bookings and Alex's daily agenda.
-    staff_area.get_by_role("link", name=words["providers"], exact=True).click()
+    staff_nav(page, words["staff_area"]).get_by_role(
+        "link", name=words["providers"], exact=True
+    ).click()
     page.get_by_role("link", name="Alex", exact=True).click()
     expect(page.get_by_role("heading", name="Alex")).to_be_visible()
     signs_in_as = page.get_by_label(words["signs_in_as"])
@@ -274,7 +283,7 @@ def test_the_owner_sets_up_e_mails_and_sends_a_failed_one_again(
     expect(signs_in_as.locator("option:checked")).to_have_text(f"Sam Staff ({STAFF_EMAIL})")
 
     # From the dashboard's warning to the failed e-mail, and sending it again.
-    staff_area.get_by_role("link", name=words["dashboard"]).click()
+    staff_nav(page, words["staff_area"]).get_by_role("link", name=words["dashboard"]).click()
     page.get_by_role("alert").get_by_role("link", name=words["check_it"], exact=True).click()
     expect(page.get_by_role("heading", name=words["failed"])).to_be_visible()
     row = page.get_by_role("row").filter(has_text=recipient)
@@ -292,7 +301,7 @@ def test_the_owner_sets_up_e_mails_and_sends_a_failed_one_again(
     shot(f"{lang}-failed-e-mail-sent-again")
     # The worker sends it this time (the test transport takes every address).
     portal.wait_for_mail(recipient, "You are invited to Salon Test")
-    staff_area.get_by_role("link", name=words["dashboard"]).click()
+    staff_nav(page, words["staff_area"]).get_by_role("link", name=words["dashboard"]).click()
     expect(page.get_by_role("heading", name=words["dashboard"])).to_be_visible()
     expect(page.get_by_text(words["undelivered"])).to_have_count(0)
     assert page_errors(console) == []
