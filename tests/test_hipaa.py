@@ -345,6 +345,20 @@ def test_security_form_refuses_an_idle_timeout_over_15_minutes_in_hipaa_mode(
     )
     assert page.status_code == 422
     assert "at most 15 idle minutes" in page.text
+    # An hour typed as one hour is refused too: the ceiling is checked in minutes.
+    fields = {
+        "csrf_token": csrf_token(response.text),
+        "idle_timeout_minutes": "1",
+        "idle_timeout_unit": "hours",
+        "password_min_length": "12",
+        "password_min_strength": "2",
+        "lockout_attempts": "5",
+        "lockout_mode": "timed",
+        "lockout_minutes": "15",
+    }
+    in_hours = client.post("/staff/security", data=fields, **SECURE_POST)
+    assert in_hours.status_code == 422
+    assert "at most 15 idle minutes" in in_hours.text
 
 
 @pytest.mark.parametrize("hipaa", [False, True], ids=["off", "on"])

@@ -353,3 +353,34 @@ def test_the_booking_rules_page_lists_its_invalid_fields(salon, owner_client):
     response = submit(owner_client, "/staff/booking-rules", {"client_phone": "sometimes"})
     assert response.status_code == 422
     assert '<a href="#client_phone-0">' in response.text
+
+
+def test_lock_and_idle_times_are_typed_with_a_unit_and_saved_in_minutes(
+    salon, owner_client, session
+):
+    from portal.accounts.models import SecuritySettings
+
+    fields = {
+        "password_min_length": "12",
+        "password_min_strength": "2",
+        "lockout_attempts": "5",
+        "lockout_mode": "timed",
+        "lockout_minutes": "2",
+        "lockout_unit": "hours",
+        "idle_timeout_minutes": "1",
+        "idle_timeout_unit": "hours",
+    }
+    assert submit(owner_client, "/staff/security", fields).status_code in (302, 303)
+    session.rollback()
+    settings = session.get(SecuritySettings, salon.business.id)
+    assert (settings.lockout_minutes, settings.idle_timeout_minutes) == (120, 60)
+    page = owner_client.get("/staff/security").text
+    assert re.search(r'id="lockout_minutes"[^>]*value="2"', page)
+    assert re.search(r'<option selected value="hours">|<option value="hours" selected', page)
+    # A form that sends no unit means minutes, as before.
+    del fields["lockout_unit"], fields["idle_timeout_unit"]
+    fields["lockout_minutes"], fields["idle_timeout_minutes"] = "45", "20"
+    assert submit(owner_client, "/staff/security", fields).status_code in (302, 303)
+    session.rollback()
+    settings = session.get(SecuritySettings, salon.business.id)
+    assert (settings.lockout_minutes, settings.idle_timeout_minutes) == (45, 20)

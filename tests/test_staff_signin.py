@@ -441,9 +441,12 @@ def test_the_owner_sets_the_number_of_attempts(app, client, session, staff_membe
     [
         ({"lockout_attempts": 2}, "Allow between 3 and 100 attempts."),
         ({"lockout_attempts": 101}, "Allow between 3 and 100 attempts."),
-        ({"lockout_minutes": 0}, "The lock must last between 1 and 1440 minutes."),
+        ({"lockout_minutes": 0}, "The lock must last from 1 minute to 24 hours."),
+        ({"lockout_minutes": 25, "lockout_unit": "hours"}, "from 1 minute to 24 hours."),
+        ({"lockout_minutes": 15, "lockout_unit": "weeks"}, "Choose one of the units offered."),
         ({"password_min_length": 7}, "The minimum length must be between 8 and 128."),
-        ({"idle_timeout_minutes": 241}, "The idle timeout must be between 5 and 240 minutes."),
+        ({"idle_timeout_minutes": 241}, "The idle timeout must be from 5 minutes to 4 hours."),
+        ({"idle_timeout_minutes": 5, "idle_timeout_unit": "hours"}, "from 5 minutes to 4 hours."),
         ({"lockout_mode": "forever"}, "Not a valid choice"),
     ],
 )

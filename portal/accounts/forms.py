@@ -22,11 +22,19 @@ from wtforms.validators import (
     InputRequired,
     Length,
     NumberRange,
+    ValidationError,
 )
 
 from portal.accounts.password_rules import MAX_LENGTH
 from portal.accounts.service import AccountError, PasswordRejected, SignInFailed
-from portal.web.forms import email_validators, name_validators, strip_blanks
+from portal.web.forms import (
+    email_validators,
+    in_minutes,
+    name_validators,
+    split_minutes,
+    strip_blanks,
+    unit_field,
+)
 from portal.web.lazy_text import lazy_text as _l
 
 SIGN_IN_FAILED = _l(
@@ -155,6 +163,13 @@ class SignUpForm(AccountForm):
     password, confirm = new_password_fields()
 
 
+#: Units offered for the lock's length and the idle limit.
+DURATION_UNITS = ("minutes", "hours")
+#: (shortest, longest) in minutes, and what is said outside them.
+LOCK_MINUTES = (1, 24 * 60, _l("The lock must last from 1 minute to 24 hours."))
+IDLE_MINUTES = (5, 4 * 60, _l("The idle timeout must be from 5 minutes to 4 hours."))
+
+
 class SecuritySettingsForm(FlaskForm):
     password_min_length = IntegerField(
         _l("Minimum password length"),
@@ -193,19 +208,46 @@ class SecuritySettingsForm(FlaskForm):
             SelectChoice("until_unlocked", _l("Lock until an owner unlocks the account")),
         ],
     )
+    #: The number of the lock's length; its unit is ``lockout_unit`` (minutes when not sent).
     lockout_minutes = IntegerField(
-        _l("Lock duration in minutes"),
-        validators=[
-            InputRequired(_l("Please enter a lock duration.")),
-            NumberRange(1, 1440, _l("The lock must last between 1 and 1440 minutes.")),
-        ],
+        _l("Lock duration"),
+        validators=[InputRequired(_l("Please enter a lock duration."))],
     )
+    lockout_unit = unit_field(DURATION_UNITS)
     require_2fa = BooleanField(_l("Require two-factor sign-in for all staff"))
     idle_timeout_minutes = IntegerField(
-        _l("Sign staff out after this many idle minutes"),
-        validators=[
-            InputRequired(_l("Please enter an idle timeout.")),
-            NumberRange(5, 240, _l("The idle timeout must be between 5 and 240 minutes.")),
-        ],
+        _l("Sign staff out after being idle for"),
+        validators=[InputRequired(_l("Please enter an idle timeout."))],
     )
+    idle_timeout_unit = unit_field(DURATION_UNITS)
     client_accounts_enabled = BooleanField(_l("Clients may create accounts"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_submitted():
+            for number, unit in self._durations():
+                if number.data is not None:
+                    number.data, unit.data = split_minutes(number.data, DURATION_UNITS)
+
+    def _durations(self):
+        return (
+            (self.lockout_minutes, self.lockout_unit),
+            (self.idle_timeout_minutes, self.idle_timeout_unit),
+        )
+
+    def minutes(self, number) -> int | None:
+        """A duration field with its unit, in minutes."""
+        unit = {id(n): u for n, u in self._durations()}[id(number)]
+        return in_minutes(number.data, unit.data)
+
+    def _check_range(self, number, limits) -> None:
+        low, high, message = limits
+        minutes = self.minutes(number)
+        if minutes is not None and not low <= minutes <= high:
+            raise ValidationError(str(message))
+
+    def validate_lockout_minutes(self, field) -> None:
+        self._check_range(field, LOCK_MINUTES)
+
+    def validate_idle_timeout_minutes(self, field) -> None:
+        self._check_range(field, IDLE_MINUTES)

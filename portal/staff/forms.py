@@ -18,11 +18,16 @@ class StaffSecurityForm(SecuritySettingsForm):
         self.hipaa = hipaa
 
     def validate_idle_timeout_minutes(self, field) -> None:
-        if self.hipaa and not field.errors and field.data > HIPAA_IDLE_TIMEOUT_MINUTES:
+        super().validate_idle_timeout_minutes(field)
+        minutes = self.minutes(field)
+        if self.hipaa and minutes is not None and minutes > HIPAA_IDLE_TIMEOUT_MINUTES:
             raise ValidationError(
                 _("HIPAA mode is on: staff must be signed out after at most 15 idle minutes.")
             )
 
     def values(self) -> dict:
-        """The settings as ``accounts.save_security_settings`` takes them."""
-        return {field: getattr(self, field).data for field in SecuritySettings.EDITABLE}
+        """The settings as ``accounts.save_security_settings`` takes them (lengths in minutes)."""
+        values = {field: getattr(self, field).data for field in SecuritySettings.EDITABLE}
+        for number, _unit in self._durations():
+            values[number.name] = self.minutes(number)
+        return values

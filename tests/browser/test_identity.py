@@ -142,7 +142,10 @@ def test_the_owner_sets_logo_and_colour_on_the_profile_page(
     # A colour too light to read is refused, and a darker one of the same hue offered.
     page.get_by_label("Accent colour (optional)").fill("#f5c400")
     page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.get_by_text("#f5c400 is too light")).to_be_visible()
+    # Said twice: in the error summary (a link to the field) and under the field.
+    summary = page.locator(".error-summary")
+    expect(summary.get_by_role("link", name="#f5c400 is too light", exact=False)).to_be_visible()
+    expect(page.get_by_text("#f5c400 is too light")).to_have_count(2)
     offered = page.get_by_label("Accent colour (optional)").input_value()
     assert offered != "#f5c400" and offered.startswith("#")
     shot("profile-colour-refused")
