@@ -10,25 +10,18 @@ The owner signs in once with Flask's test client; then each repetition is one
 whole ``GET /staff/bookings?view=week&provider=all`` (session check, queries,
 layout, template) as a browser would ask for it. The first ``WARMUP`` requests
 are not counted (template compilation, statement cache). Target: median under
-50 ms. Run: ``.venv/bin/python bench/calendar.py`` (``--check`` exits 1 when
+50 ms. Run: ``.venv/bin/python bench/calendar_grid.py`` (``--check`` exits 1 when
 the target is missed).
 """
 
-# ruff: noqa: E402 (the import path is mended before the other imports)
 from __future__ import annotations
-
-import sys
-
-if __name__ == "__main__":
-    # Run as a script, this file would shadow the standard library's ``calendar``
-    # (which ``email`` imports): its folder leaves the import path first.
-    del sys.path[0]
 
 import argparse
 import os
 import re
 import secrets
 import statistics
+import sys
 import tempfile
 import time as timer
 from datetime import UTC, date, datetime, time, timedelta
