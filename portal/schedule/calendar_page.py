@@ -110,22 +110,19 @@ COLUMN_PATTERNS = {"en": "EEE dd MMM", "de": "EEE, d. MMM"}
 
 def render(business: Business, query: CalendarQuery, cal: grid.Grid, now: datetime):
     """The calendar page: the grid (or list) of ``cal`` and the form to choose another."""
+    day_labels = {day: day_label(day, COLUMN_PATTERNS) for day in cal.days}
     return render_template(
         "schedule/calendar.html",
         business=business,
         query=query,
         cal=cal,
-        day_labels={day: day_label(day, COLUMN_PATTERNS) for day in cal.days},
+        day_labels=day_labels,
         providers=all_providers(db.session, business.id),
         today=business.local(now).date(),
         now=now,
         links=Links(
-            new=url_for("schedule.new_booking"),
-            # Once per booking, not once per mention: the week shows each twice (grid, list).
-            bookings={
-                block.booking.id: url_for("schedule.show_booking", booking_id=block.booking.id)
-                for block in cal.blocks
-            },
+            free=free_links(cal, day_labels),
+            bookings=booking_urls(cal.blocks),
             states={state: str(label) for state, label in grid.STATE_LABELS.items()},
         ),
     )
@@ -133,8 +130,49 @@ def render(business: Business, query: CalendarQuery, cal: grid.Grid, now: dateti
 
 @dataclass(frozen=True)
 class Links:
-    """What the grid's template would otherwise look up hundreds of times per page."""
+    """What the grid's template would otherwise work out hundreds of times per page."""
 
-    new: str
+    free: list[FreeLink]
     bookings: dict[int, str]
     states: dict[str, str]
+
+
+@dataclass(frozen=True)
+class FreeLink:
+    """A free cell of the grid as the template writes it: a link to book there."""
+
+    classes: str
+    href: str
+    label: str
+    time: str
+
+
+def free_links(cal: grid.Grid, day_labels: dict[date, str]) -> list[FreeLink]:
+    """One link per free cell; a week has hundreds, so each is built here, not in Jinja."""
+    new = url_for("schedule.new_booking")
+    in_week = cal.view != grid.DAY
+    links = []
+    for cell in cal.cells:
+        if in_week:
+            label = _(
+                "Book %(provider)s on %(day)s at %(time)s",
+                provider=cell.provider.name,
+                day=day_labels[cell.day],
+                time=cell.time,
+            )
+        else:
+            label = _("Book %(provider)s at %(time)s", provider=cell.provider.name, time=cell.time)
+        href = f"{new}?provider={cell.provider.id}&day={cell.day.isoformat()}&time={cell.time}"
+        links.append(FreeLink(cell.place.classes, href, label, cell.time))
+    return links
+
+
+#: Any id: replaced in the one URL built, to make every booking's URL from it.
+_ID_PLACEHOLDER = 1999999999
+
+
+def booking_urls(blocks: list[grid.Block]) -> dict[int, str]:
+    """Each booking's page, once per booking (the week mentions each twice: grid and list)."""
+    pattern = url_for("schedule.show_booking", booking_id=_ID_PLACEHOLDER)
+    head, _placeholder, tail = pattern.partition(str(_ID_PLACEHOLDER))
+    return {block.booking.id: f"{head}{block.booking.id}{tail}" for block in blocks}
