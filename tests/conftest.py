@@ -6,6 +6,7 @@ import itertools
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -166,7 +167,11 @@ def _new_postgres_database(admin, template: str) -> str:
 
     name = f"test_{os.getpid()}_{next(_database_numbers)}"
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        # FILE_COPY copies the template's files (the cluster runs without fsync):
+        # about half the time of the default WAL_LOG for a database this small.
+        connection.execute(
+            text(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+        )
     return name
 
 
@@ -175,6 +180,39 @@ def _drop_postgres_database(admin, name: str) -> None:
 
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class _DatabasesAhead:
+    """Copies of the migrated template made one test ahead, and dropped, in a thread.
+
+    Creating and dropping a database per test is PostgreSQL's work, not
+    Python's: done beside the running test it costs the run almost nothing.
+    """
+
+    def __init__(self, admin, template: str) -> None:
+        self.admin = admin
+        self.template = template
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-databases")
+        self.ahead = self.executor.submit(_new_postgres_database, admin, template)
+
+    def take(self) -> str:
+        name = self.ahead.result()
+        self.ahead = self.executor.submit(_new_postgres_database, self.admin, self.template)
+        return name
+
+    def give_back(self, name: str) -> None:
+        self.executor.submit(_drop_postgres_database, self.admin, name)
+
+    def close(self) -> None:
+        self.give_back(self.ahead.result())
+        self.executor.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_admin, migrated_template):
+    databases = _DatabasesAhead(postgres_admin, migrated_template)
+    yield databases
+    databases.close()
 
 
 @pytest.fixture(scope="session")
@@ -206,12 +244,12 @@ def migrated_database(directory: Path, migrated_template, database_backend, requ
         shutil.copy(migrated_template, db_path)
         yield f"sqlite:///{db_path}"
         return
-    admin = request.getfixturevalue("postgres_admin")
-    name = _new_postgres_database(admin, migrated_template)
+    databases = request.getfixturevalue("postgres_databases")
+    name = databases.take()
     try:
         yield request.getfixturevalue("postgres_server").url(name)
     finally:
-        _drop_postgres_database(admin, name)
+        databases.give_back(name)
 
 
 @pytest.fixture
