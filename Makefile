@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format bench bench-load messages
+.PHONY: run test install lint format bench bench-load messages fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,10 @@ run: install
 	$(BIN)/portal demo
 	@echo "Serving the demo on http://127.0.0.1:$(PORT)/b/demo/ (e-mails: instance/outbox)"
 	@# The worker (e-mail, reminders, purges) runs beside gunicorn; Ctrl-C stops both.
+	@# gunicorn.conf.py: one process with threads, so the in-memory rate limits are exact.
 	trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/portal worker & \
-	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 # The suite runs twice: on the embedded SQLite, then on a PostgreSQL server the
 # tests start (and remove) themselves; Redis likewise. PYTEST_ARGS narrows a run.
@@ -46,6 +47,12 @@ test: install
 lint: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The route fuzz suite's long profile (random, 60 examples per rule in a visitor's own
+# area) on both databases; `make test` runs it small and derandomised.
+fuzz: install
+	PORTAL_FUZZ_PROFILE=long PORTAL_TEST_DATABASE=sqlite $(BIN)/pytest -q tests/test_fuzz_routes.py
+	PORTAL_FUZZ_PROFILE=long PORTAL_TEST_DATABASE=postgresql $(BIN)/pytest -q tests/test_fuzz_routes.py
 
 bench: install
 	$(BIN)/python bench/availability.py

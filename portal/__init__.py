@@ -20,6 +20,7 @@ def create_app(config: dict[str, object] | None = None) -> Flask:
     app.config.update(settings)
     register_proxy_fix(app)
     register_extensions(app)
+    register_converters(app)
     register_blueprints(app)
     register_templating(app)
     register_queue(app)
@@ -43,6 +44,7 @@ def register_proxy_fix(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from portal.accounts.hooks import init_app as init_account_hooks
     from portal.accounts.passwords import init_app as init_password_hashing
+    from portal.audit.keys import init_app as init_audit_keys
     from portal.embedding.framing import init_app as init_embedding
     from portal.extensions import csrf, db, limiter, login_manager
     from portal.hipaa.guards import init_app as init_hipaa_guards
@@ -56,6 +58,7 @@ def register_extensions(app: Flask) -> None:
     from portal.web.security import init_security_headers
 
     db.init_app(app)
+    init_audit_keys(app)  # audit.record seals with them; bound to the database
     init_password_hashing(app)
     # First among the request hooks: the CSP nonce and the HTTPS redirect must
     # come before any hook that may refuse the request (CSRF, rate limits).
@@ -76,6 +79,13 @@ def register_extensions(app: Flask) -> None:
     init_support_accounts(app)
     init_staff_guards(app)
     app.extensions["portal_mail"] = transport_from_config(app.config)
+
+
+def register_converters(app: Flask) -> None:
+    """Before any route: ``<int:...>`` then matches only ids a database can hold."""
+    from portal.web.converters import init_app as init_converters
+
+    init_converters(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -33,6 +33,23 @@ def db_upgrade(revision: str) -> None:
 
     upgrade(current_app.config["DATABASE_URL"], revision)
     click.echo(f"Database is at revision {revision}.")
+    if revision == "head":
+        _seal_old_audit_events()
+
+
+def _seal_old_audit_events() -> None:
+    """Seal audit events from before the keyed chain: a migration has no key to do it."""
+    from portal.audit.cli import seal_legacy_now
+    from portal.audit.sealing import ChainBroken
+
+    try:
+        done = seal_legacy_now(as_found=False, actor="portal db upgrade")
+    except ChainBroken as error:
+        click.echo(f"Audit events from before the keyed chain were not sealed: {error}")
+        click.echo("Run `portal audit verify`, then `portal audit seal-legacy` when settled.")
+        return
+    if done:
+        click.echo(f"Sealed the older audit events of {len(done)} chain(s) with the current key.")
 
 
 @db_group.command("downgrade")
@@ -140,17 +157,55 @@ def create_staff_command(slug: str, email: str, name: str, role: str, password: 
     click.echo(f"Created {user.role} {user.email} at {business.name}.")
 
 
+@main.command("rotate-keys")
+@with_appcontext
+def rotate_keys_command() -> None:
+    """Re-encrypt every secret at rest under the newest key of PORTAL_ENCRYPTION_KEYS.
+
+    Put the new key first in PORTAL_ENCRYPTION_KEYS (keeping the old one after
+    it), restart, run this, then remove the old key. One transaction.
+    """
+    from portal.audit.sealing import ChainBroken
+    from portal.key_rotation import rotate_keys
+    from portal.secret_box import encryption_keys
+
+    session = db.writer()
+    try:
+        with session.begin():
+            rotation = rotate_keys(session, encryption_keys(current_app.config), utcnow())
+    except ChainBroken as error:
+        raise click.ClickException(
+            f"Nothing was changed: the audit trail does not verify with the configured keys "
+            f"({error}). If the old key was removed, put it back after the new one in "
+            "PORTAL_ENCRYPTION_KEYS and run this again; otherwise see portal audit verify."
+        ) from None
+    for label, count in rotation.resealed.items():
+        click.echo(f"Re-encrypted {count} {label}.")
+    click.echo(f"Re-sealed {rotation.audit_events} audit events with the newest key.")
+    for label, count in rotation.unreadable.items():
+        if count:
+            click.echo(f"Warning: no configured key opens {count} {label}; left as they were.")
+
+
 def _register_feature_commands() -> None:
     from portal.retention.cli import export_history, purge_history
 
     main.add_command(purge_history)
     main.add_command(export_history)
 
+    from portal.accounts.cli import reset_2fa_command
     from portal.audit.cli import audit_group
-    from portal.support.cli import create_support_user
+    from portal.support.cli import create_support_user, unlock_support_user
 
+    main.add_command(reset_2fa_command)
     main.add_command(audit_group)
     main.add_command(create_support_user)
+    main.add_command(unlock_support_user)
+
+    from portal.backup.cli import backup_command, restore_command
+
+    main.add_command(backup_command)
+    main.add_command(restore_command)
 
     from portal.jobs.cli import outbox_group, worker
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +42,41 @@ def _dev_secret_key(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+#: Host names a developer's browser or the tests use; trusted outside production only.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def trusted_hosts(base_url: str, allowed: str, production: bool) -> list[str]:
+    """The Host header values Portal answers for (werkzeug's ``TRUSTED_HOSTS``).
+
+    The host of ``PORTAL_BASE_URL`` and those listed in ``PORTAL_ALLOWED_HOSTS``
+    (comma-separated; ``.example.com`` also allows its subdomains). Any other
+    Host gets 400, so no page, link or redirect is ever built from a forged one.
+    """
+    hosts = [urlsplit(base_url).hostname or ""]
+    hosts += [name.strip().lower() for name in allowed.split(",")]
+    hosts = [f"[{host}]" if ":" in host and not host.startswith("[") else host for host in hosts]
+    if not production:
+        hosts += LOOPBACK_HOSTS
+    return list(dict.fromkeys(host for host in hosts if host))
+
+
+def check_rate_limit_storage(mode: str, workers: int, storage_uri: str) -> None:
+    """Refuse counters that each worker keeps for itself where limits must hold.
+
+    With ``memory://`` every worker process counts alone, so N workers allow
+    N times each limit. Raises ConfigError in production; the server calls this
+    before it starts its workers (``gunicorn.conf.py``).
+    """
+    if mode == "production" and workers > 1 and storage_uri.startswith("memory://"):
+        raise ConfigError(
+            f"{workers} workers would each count rate limits alone in memory://, allowing "
+            f"{workers} times every limit. Set PORTAL_RATELIMIT_STORAGE_URI (or "
+            "PORTAL_REDIS_URL) to a Redis all workers share, or run one worker "
+            "(PORTAL_WORKERS=1) with threads (PORTAL_THREADS)."
+        )
+
+
 def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
     """Build the Flask config mapping from the environment."""
     env = dict(os.environ if environ is None else environ)
@@ -67,12 +103,16 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
         give_up_hours = -1.0
     if not 0 < give_up_hours <= 24 * 14:
         raise ConfigError("PORTAL_MAIL_GIVE_UP_HOURS must be a number of hours from 0 to 336.")
+    base_url = env.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    if urlsplit(base_url).scheme not in {"http", "https"} or not urlsplit(base_url).hostname:
+        raise ConfigError("PORTAL_BASE_URL must be an http:// or https:// address.")
     return {
         "PORTAL_ENV": mode,
         "INSTANCE_PATH": str(instance_path),
         "SECRET_KEY": secret_key,
         "DATABASE_URL": env.get("PORTAL_DATABASE_URL", f"sqlite:///{instance_path / 'portal.db'}"),
-        "BASE_URL": env.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "BASE_URL": base_url,
+        "TRUSTED_HOSTS": trusted_hosts(base_url, env.get("PORTAL_ALLOWED_HOSTS", ""), production),
         "FORCE_HTTPS": force_https,
         "SMTP_URL": env.get("PORTAL_SMTP_URL", ""),
         "MAIL_FROM": env.get("PORTAL_MAIL_FROM", "Portal <no-reply@portal.invalid>"),
@@ -89,6 +129,8 @@ def load_config(environ: dict[str, str] | None = None) -> dict[str, object]:
             "PORTAL_SIGNIN_ACCOUNT_RATE_LIMIT", "10 per minute;30 per hour"
         ),
         "ENCRYPTION_KEY": env.get("PORTAL_ENCRYPTION_KEY", ""),
+        # Newest first; the first seals, all open (``portal rotate-keys`` moves to the first).
+        "ENCRYPTION_KEYS": env.get("PORTAL_ENCRYPTION_KEYS", ""),
         "TRUSTED_PROXIES": int(trusted_proxies),
         #: Without Redis, the task queue lives in this SQLite file (one host only).
         "TASKS_PATH": env.get("PORTAL_TASKS_PATH", str(instance_path / "tasks.db")),

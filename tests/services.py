@@ -2,7 +2,8 @@
 
 Nothing here skips: when a server cannot start, ``ServiceError`` says why and
 the run fails. PostgreSQL comes from the Debian server binaries; redis-server
-(and chromium, for the browser tests) is installed with apt when it is missing
+(and chromium for the browser tests, caddy for the HTTPS proxy test) is
+installed with apt when it is missing
 (CI runs as root, without a TTY).
 """
 
@@ -159,6 +160,18 @@ def ensure_chromium_installed() -> Path:
     if not CHROMIUM.exists():
         raise ServiceError(f"apt-get installed chromium but there is no {CHROMIUM}")
     return CHROMIUM
+
+
+def ensure_caddy_installed() -> str:
+    """The path of Debian's caddy (for the HTTPS proxy test), installed with apt when missing."""
+    found = shutil.which("caddy")
+    if found:
+        return found
+    apt_install("caddy")
+    found = shutil.which("caddy") or ("/usr/bin/caddy" if Path("/usr/bin/caddy").exists() else None)
+    if not found:
+        raise ServiceError("apt-get installed caddy but it is not on PATH")
+    return found
 
 
 class RedisServer:

@@ -20,6 +20,37 @@ from tests.conftest import NOW, OWNER_EMAIL, sign_in
 from tests.factories import make_business
 
 YEAR = timedelta(days=365)
+TEST_SECRET_KEY = "test-secret-key-not-for-production"  # what app_env configures
+
+
+def published_mac(event, prev_hash: str, key_material: str) -> str:
+    """The seal as the documented algorithm computes it, from outside the code under test:
+    HMAC-SHA256, key = HKDF-SHA256(key material, info "portal audit chain hmac-sha256 v1"),
+    over the sorted, compact JSON of the event's fields and ``prev_hash``."""
+    import hashlib
+    import hmac
+    import json
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal audit chain hmac-sha256 v1"
+    ).derive(key_material.encode())
+    payload = {
+        "business_id": event.business_id,
+        "created_at": event.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "kind": event.kind,
+        "actor_kind": event.actor_kind,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+        "details": event.details,
+        "prev_hash": prev_hash,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def add_events(business_id, count, start=NOW, step=timedelta(days=1)):
@@ -58,24 +89,39 @@ def test_each_event_names_the_hash_of_the_previous_one_per_business(app, session
     assert ours[0].prev_hash == ""
     for previous, event in zip(ours, ours[1:], strict=False):
         assert event.prev_hash == previous.hash
-        assert event.hash == chain.event_hash(event)
-    assert chain.verify(session, salon.business.id) == (4, None)
-    assert chain.verify(session, other.id) == (2, None)
+    for event in ours:
+        assert event.hash == published_mac(event, event.prev_hash, TEST_SECRET_KEY)
+    assert chain.verify(session, salon.business.id).checked == 4
+    assert chain.verify(session, salon.business.id).fault is None
+    assert chain.verify(session, other.id).checked == 2
     result = verify()
     assert result.exit_code == 0, result.output
     assert "chain intact" in result.output
 
 
-def tamper(statement: str, event_id: int) -> None:
+def tamper(statement: str, event_id: int | None = None, **params) -> None:
     """Change the table behind the application's back, as someone with database access could.
 
-    On PostgreSQL that person must also get past the append-only trigger
-    (a superuser can, by switching triggers off for the session).
+    That person must also get past the append-only trigger: a PostgreSQL
+    superuser by switching triggers off for the session, the owner of a SQLite
+    file by dropping the triggers (and putting them back).
     """
     with portal_db.writer() as writer, writer.begin():
+        triggers = []
         if writer.bind.dialect.name == "postgresql":
             writer.execute(text("SET LOCAL session_replication_role = replica"))
-        writer.execute(text(statement), {"id": event_id})
+        else:
+            triggers = writer.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master "
+                    "WHERE type = 'trigger' AND tbl_name = 'audit_events'"
+                )
+            ).all()
+            for name, _sql in triggers:
+                writer.execute(text(f'DROP TRIGGER "{name}"'))
+        writer.execute(text(statement), {"id": event_id, **params})
+        for _name, sql in triggers:
+            writer.execute(text(sql))
 
 
 def test_verify_names_the_first_edited_event(app, session, salon, clock):

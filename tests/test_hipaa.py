@@ -111,6 +111,37 @@ def test_switching_hipaa_mode_needs_password_and_a_fresh_code(
     assert events(session, "hipaa.disabled")
 
 
+def test_hipaa_mode_is_switched_on_only_from_a_request_over_https(
+    client, session, salon, enrolled_owner
+):
+    """Before: switching on over plain HTTP worked, and every page then went to an
+    https:// address where nothing may speak TLS, the owner stranded outside."""
+    owner_signs_in(client, enrolled_owner)
+    page = client.get("/staff/hipaa/")
+    assert "can be switched on only over HTTPS" in page.text  # said before the password
+    assert "can be switched on only over HTTPS" not in client.get("/staff/hipaa/", **SECURE).text
+    fields = {
+        "csrf_token": csrf_token(page.text),
+        "enable": "on",
+        "password": OWNER_PASSWORD,
+        "code": totp.code_at(enrolled_owner, STEP + 1),
+    }
+    plain = client.post("/staff/hipaa/switch", data=fields)
+    assert plain.status_code == 403
+    assert plain.text.count("can be switched on only over HTTPS") == 1
+    assert "Open this page at its https:// address" in plain.text
+    # A forged X-Forwarded-Proto is no HTTPS: no proxy is trusted here.
+    forged = client.post("/staff/hipaa/switch", data=fields, headers={"X-Forwarded-Proto": "https"})
+    assert forged.status_code == 403
+    session.rollback()
+    settings = session.get(ComplianceSettings, salon.business.id)
+    assert settings is None or not settings.hipaa_mode
+    assert not events(session, "hipaa.enabled")
+    # The same code, unused by the refusals, switches it on over HTTPS.
+    assert switch(client, "on", code=totp.code_at(enrolled_owner, STEP + 1)).status_code == 303
+    assert events(session, "hipaa.enabled")
+
+
 def test_staff_member_cannot_switch_hipaa_mode(client, session, salon, owner):
     make_staff(session, salon.business)
     sign_in(client, STAFF_EMAIL, STAFF_PASSWORD)
@@ -173,7 +204,8 @@ def test_https_is_forced_for_the_business_in_hipaa_mode(client, session, salon):
     set_hipaa(session, salon.business)
     response = client.get("/b/salon/?embed=1")
     assert response.status_code == 301
-    assert response.headers["Location"] == "https://localhost/b/salon/?embed=1"
+    # To the configured host (PORTAL_BASE_URL), not the request's.
+    assert response.headers["Location"] == "https://portal.test/b/salon/?embed=1"
     assert client.get("/b/salon/", **SECURE).status_code == 200
 
 

@@ -41,6 +41,8 @@ def server(app_env, tmp_path, ca):
         **os.environ,
         **app_env,
         "PORTAL_ENV": "production",
+        # In production Portal answers only for the host of its base URL.
+        "PORTAL_BASE_URL": f"https://127.0.0.1:{https_port}",
         "PORTAL_BIND": f"127.0.0.1:{https_port}",
         "PORTAL_WORKERS": "1",
         "PORTAL_TLS_CERT": str(cert_path),
@@ -124,4 +126,10 @@ def test_plain_http_is_redirected_to_https(server):
     assert response.getheader("Location") == (
         f"https://127.0.0.1:{https_port}/staff/login?next=/staff/"
     )
+    connection.close()
+    # The Host header does not choose where the redirect goes.
+    connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+    connection.request("GET", "/staff/", headers={"Host": "evil.example"})
+    response = connection.getresponse()
+    assert response.getheader("Location") == f"https://127.0.0.1:{https_port}/staff/"
     connection.close()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import wraps
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import UserMixin, current_user, login_user, logout_user
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.clock import utcnow
 from portal.extensions import db, login_manager
+from portal.secret_box import encryption_keys
 from portal.web.i18n import clear_session_keeping_language
 from portal.web.tenancy import current_business
 
@@ -55,13 +57,16 @@ class Principal(UserMixin):
 def _load_principal(user_id: str) -> Principal | None:
     kind, _, token = user_id.partition(":")
     model = account_model(kind)
-    if model is None or not token:
+    if model is None or not token or g.get(_IDLE_FLAG):
         return None
     now = utcnow()
     record = sessions.find(db.session, token)
     if record is None or record.account_kind != kind:
         return None
-    if not sessions.is_live(record, now, idle_timeout(db.session, record.business_id)):
+    timeout = idle_timeout(db.session, record.business_id)
+    if not sessions.is_live(record, now, timeout):
+        if sessions.idled_out(record, now, timeout):
+            _end_idle_session(record, model, now, timeout)
         return None
     account = db.session.get(model, record.account_id)
     if account is None or not account.active:
@@ -70,6 +75,42 @@ def _load_principal(user_id: str) -> Principal | None:
         record_id = record.id
         db.record(lambda session: sessions.touch(session, record_id, now))
     return Principal(account, token, record.business_id)
+
+
+#: Set in ``g`` once this request found its session idled out.
+_IDLE_FLAG = "portal_idled_out"
+
+
+def _end_idle_session(record, model: type, now, timeout: timedelta) -> None:
+    """Say on the next page why the user is signed out; end the record, so it is said once."""
+    minutes = int(timeout.total_seconds() // 60)
+    # Translating asks for the language, which asks who is signed in: nobody, from here on.
+    g.setdefault(_IDLE_FLAG, True)
+    flash(
+        ngettext(
+            "You were signed out after %(num)d minute without activity.",
+            "You were signed out after %(num)d minutes without activity.",
+            minutes,
+        )
+    )
+    record_id, account_id, business_id = record.id, record.account_id, record.business_id
+    where = origin()
+
+    def write(session: Session) -> None:
+        sessions.end_by_id(session, record_id, now)
+        account = session.get(model, account_id)
+        audit.record(
+            session,
+            audit.SIGNOUT,
+            now,
+            business_id=business_id or getattr(account, "business_id", None),
+            actor=account,
+            origin=where,
+            reason="idle",
+            idle_minutes=minutes,
+        )
+
+    db.record(write)
 
 
 def idle_timeout(session: Session, business_id: int | None) -> timedelta:
@@ -94,8 +135,7 @@ def origin() -> Origin:
 
 
 def secret_box() -> SecretBox:
-    config = current_app.config
-    return SecretBox(config.get("ENCRYPTION_KEY") or config["SECRET_KEY"])
+    return SecretBox(encryption_keys(current_app.config))
 
 
 def sign_in(account: StaffUser | ClientAccount) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from flask import abort, session, url_for
 from flask_babel import gettext as _
 
-from portal.accounts import service, tokens
+from portal.accounts import service, tokens, totp, unreadable
 from portal.accounts.current import origin, secret_box, sign_in
+from portal.accounts.forms import STAFF_SIGN_IN_FAILED
 from portal.accounts.hooks import staff_signed_in
-from portal.accounts.models import ClientAccount, StaffUser
+from portal.accounts.models import LOCK_UNTIL_UNLOCKED, ClientAccount, StaffUser
 from portal.accounts.notifications import (
     send_lock_notice,
     send_recovery_code_notice,
@@ -32,6 +33,10 @@ PENDING_KEY = "pending_2fa"
 PENDING_LIFETIME_SECONDS = 300
 
 PASSWORD_SET = _l("Your password is set. Sign in with it now.")
+PASSWORD_SET_STILL_LOCKED = _l(
+    "Your password is set, but your account stays locked until the business owner "
+    "unlocks it: a new password does not unlock it."
+)
 SIGNED_OUT = _l("You are signed out.")
 
 
@@ -40,7 +45,13 @@ def staff_password_step(email: str, password: str, next_url: str | None) -> str:
 
     Raises SignInFailed.
     """
-    user = _mailing_a_lock(service.sign_in_staff, db.session, email, password, utcnow(), origin())
+    try:
+        user = _mailing_a_lock(
+            service.sign_in_staff, db.session, email, password, utcnow(), origin()
+        )
+    except service.SignInFailed as failure:
+        failure.message = STAFF_SIGN_IN_FAILED
+        raise
     if not user.has_2fa:
         return finish_staff_sign_in(user, "password", next_url)
     clear_session_keeping_language()
@@ -74,6 +85,9 @@ def second_factor_step(user: StaffUser, code: str) -> str:
         if failure.just_locked:
             session.pop(PENDING_KEY, None)
         raise
+    except totp.SecretUnreadable:
+        session.pop(PENDING_KEY, None)
+        unreadable.refuse(user)
     if method == "recovery":
         send_recovery_code_notice(user, service.remaining_recovery_codes(db.session, user))
     return finish_staff_sign_in(user, method, session[PENDING_KEY].get("next"))
@@ -91,9 +105,21 @@ def finish_staff_sign_in(user: StaffUser, method: str, next_url: str | None) -> 
 def client_password_step(business: Business, email: str, password: str) -> ClientAccount:
     """Sign a client in at ``business``; raises SignInFailed or EmailNotConfirmed."""
     now = utcnow()
-    account = _mailing_a_lock(
-        service.sign_in_client, db.session, business.id, email, password, now, origin()
-    )
+    try:
+        account = _mailing_a_lock(
+            service.sign_in_client, db.session, business.id, email, password, now, origin()
+        )
+    except service.SignInFailed as failure:
+        # The business is in the address: its lock mode tells nothing about the account.
+        if service.security_settings(db.session, business.id).lockout_mode == LOCK_UNTIL_UNLOCKED:
+            failure.message = _(
+                "Sign-in failed: the e-mail address or password is wrong, or the account is "
+                "locked after too many attempts. A locked account stays locked until "
+                "%(business)s unlocks it (a new password does not unlock it): please "
+                "contact them.",
+                business=business.name,
+            )
+        raise
     sign_in(account)
     service.record_sign_in(db.session, account, now, origin())
     return account
@@ -123,6 +149,11 @@ def link_or_404(token: str, purpose: str, model: type, business_id: int | None =
 def set_password_by_link(link: tokens.Link, password: str) -> None:
     """Raises PasswordRejected; a reset never signs anyone in (the second factor still follows)."""
     service.set_password_by_link(db.session, link, password, utcnow(), origin=origin())
+
+
+def password_set_notice(account):
+    """What to say once a link set the password: sign in now, unless only an owner can unlock."""
+    return PASSWORD_SET_STILL_LOCKED if account.waits_for_unlock else PASSWORD_SET
 
 
 def _mailing_a_lock(step, *args):

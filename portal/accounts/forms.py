@@ -41,6 +41,14 @@ SIGN_IN_FAILED = _l(
     "Sign-in failed: the e-mail address or password is wrong, or the account is locked "
     "after too many attempts. Try again later or reset your password."
 )
+#: The staff sign-in serves every business, whatever its lock mode, and must not tell
+#: which account exists: one message that names both ways a lock ends and no reset.
+STAFF_SIGN_IN_FAILED = _l(
+    "Sign-in failed: the e-mail address or password is wrong, or the account is locked "
+    "after too many attempts. The e-mail sent at the lock says how it ends: by itself "
+    "after a while, or only when the business owner unlocks it on the Security page "
+    "(a new password does not unlock it)."
+)
 CODE_FAILED = _l(
     "That code was not accepted. Type the current code from your app, or a recovery code."
 )
@@ -91,8 +99,8 @@ class AccountForm(FlaskForm):
             self.password.errors.extend(rejected.problems)
         except AccountError as refusal:
             self[refusal.field or self.error_field].errors.append(str(refusal))
-        except SignInFailed:
-            self[self.error_field].errors.append(self.sign_in_failed)
+        except SignInFailed as failure:
+            self[self.error_field].errors.append(failure.message or self.sign_in_failed)
         else:
             return True
         return False
@@ -143,7 +151,9 @@ class ChangePasswordForm(AccountForm):
 
 
 class InviteForm(FlaskForm):
-    name = StringField(_l("Name"), validators=name_validators(_l("Please enter a name.")))
+    name = StringField(
+        _l("Name"), validators=name_validators(_l("Please enter a name.")), filters=[strip_blanks]
+    )
     email = email_field()
     role = SelectField(
         _l("Role"), choices=[SelectChoice("staff", _l("Staff")), SelectChoice("owner", _l("Owner"))]
@@ -187,8 +197,8 @@ class SecuritySettingsForm(FlaskForm):
         choices=[
             SelectChoice(0, _l("0 – no strength check")),
             SelectChoice(1, _l("1 – weak")),
-            SelectChoice(2, _l("2 – fair (recommended)")),
-            SelectChoice(3, _l("3 – strong")),
+            SelectChoice(2, _l("2 – fair")),
+            SelectChoice(3, _l("3 – strong (recommended)")),
             SelectChoice(4, _l("4 – very strong")),
         ],
     )

@@ -44,6 +44,9 @@ class AccountHooks:
     #: ``check(session, business_id)``: whether the business's account e-mails to clients
     #: must not name the client (HIPAA mode); any True leaves the name out.
     private_mail: list[Callable[[Session, int], bool]] = field(default_factory=list)
+    #: ``check(session, business_id)``: whether a feature makes two-factor sign-in
+    #: mandatory for all staff of the business (HIPAA mode), so enrolment can say why.
+    two_factor_required: list[Callable[[Session, int], bool]] = field(default_factory=list)
 
 
 def init_app(app: Flask) -> AccountHooks:
@@ -90,6 +93,17 @@ def mail_is_private(session: Session, business_id: int | None) -> bool:
     if business_id is None:
         return False
     return any(check(session, business_id) for check in account_hooks().private_mail)
+
+
+def register_two_factor_requirement(
+    check: Callable[[Session, int], bool], app: Flask | None = None
+) -> None:
+    """Let ``check(session, business_id)`` say a business's staff must use two-factor sign-in."""
+    account_hooks(app).two_factor_required.append(check)
+
+
+def two_factor_required_by_feature(session: Session, business_id: int) -> bool:
+    return any(check(session, business_id) for check in account_hooks().two_factor_required)
 
 
 def pending_step():

@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from portal.accounts.password_rules import DEFAULT_MIN_STRENGTH
 from portal.clock import utcnow
 from portal.db import Base, UTCDateTime
 
@@ -43,6 +44,11 @@ class Credentials:
         if self.locked_at is None:
             return False
         return self.locked_until is None or now < self.locked_until
+
+    @property
+    def waits_for_unlock(self) -> bool:
+        """Locked until an owner unlocks it: no time, and no new password, opens it."""
+        return self.locked_at is not None and self.locked_until is None
 
 
 class StaffUser(Credentials, Base):
@@ -197,7 +203,7 @@ class SecuritySettings(Base):
     password_require_upper: Mapped[bool] = mapped_column(Boolean, default=False)
     password_require_digit: Mapped[bool] = mapped_column(Boolean, default=False)
     password_require_special: Mapped[bool] = mapped_column(Boolean, default=False)
-    password_min_strength: Mapped[int] = mapped_column(Integer, default=2)
+    password_min_strength: Mapped[int] = mapped_column(Integer, default=DEFAULT_MIN_STRENGTH)
     lockout_attempts: Mapped[int] = mapped_column(Integer, default=5)
     lockout_mode: Mapped[str] = mapped_column(String(16), default=LOCK_TIMED)
     lockout_minutes: Mapped[int] = mapped_column(Integer, default=15)

@@ -6,7 +6,7 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 
 from portal.accounts.hooks import mail_is_private
-from portal.accounts.models import CLIENT_KIND
+from portal.accounts.models import CLIENT_KIND, STAFF_KIND
 from portal.accounts.tokens import RESET_LIFETIME
 from portal.businesses.models import Business
 from portal.extensions import db
@@ -36,6 +36,9 @@ def send_account_mail(account, subject: str, template: str, **context) -> None:
     else:
         sender_name, sender_address = platform_sender(mail_from)
     context.setdefault("business", business)
+    # Security notices point somewhere ("choose a new password", "sign in"): the link goes along.
+    for name, url in _account_links(account, business).items():
+        context.setdefault(name, url)
     text, html = render_parts(
         template,
         account=account,
@@ -56,6 +59,23 @@ def send_account_mail(account, subject: str, template: str, **context) -> None:
     enqueue_written(db.session, message, business_id=business_id)
 
 
+def _account_links(account, business: Business | None) -> dict[str, str]:
+    """Absolute addresses of the pages an e-mail about ``account`` may send its owner to."""
+    if account.kind == STAFF_KIND:
+        return {
+            "sign_in_url": absolute_url(url_for("staff_auth.login")),
+            "reset_url": absolute_url(url_for("staff_auth.reset_request")),
+            # Where an owner unlocks accounts (the staff blueprint's Security page).
+            "security_url": absolute_url(url_for("staff.security")),
+        }
+    if account.kind == CLIENT_KIND and business is not None:
+        return {
+            "sign_in_url": absolute_url(url_for("client_accounts.login", slug=business.slug)),
+            "reset_url": absolute_url(url_for("client_accounts.reset_request", slug=business.slug)),
+        }
+    return {}
+
+
 def send_reset_link(account, reset_endpoint: str, token: str) -> None:
     """E-mail the single-use link that opens ``reset_endpoint`` with ``token``."""
     send_account_mail(
@@ -68,21 +88,18 @@ def send_reset_link(account, reset_endpoint: str, token: str) -> None:
 
 
 def send_lock_notice(account) -> None:
-    """Tell the owner of ``account`` it was just locked, and how to get back in (a reset)."""
+    """Tell the owner of ``account`` it was just locked, and how it opens again.
+
+    A timed lock ends by itself (and a new password guards against the guesser);
+    a lock until an owner unlocks it says who unlocks it, and where, and offers
+    no reset: a new password would not open it.
+    """
     business = db.session.get(Business, account.business_id)
     if account.kind == CLIENT_KIND:
         subject = _("Your account at %(business)s was locked", business=business.name)
-        reset_url = url_for("client_accounts.reset_request", slug=business.slug)
     else:
         subject = _("Your %(business)s account was locked", business=business.name)
-        reset_url = url_for("staff_auth.reset_request")
-    send_account_mail(
-        account,
-        subject,
-        "accounts/email/locked.txt",
-        business=business,
-        reset_url=absolute_url(reset_url),
-    )
+    send_account_mail(account, subject, "accounts/email/locked.txt", business=business)
 
 
 def send_recovery_code_notice(user, remaining: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -15,6 +16,12 @@ MAX_LENGTH = 1024
 #: password this long is strong by length alone.
 STRENGTH_SAMPLE = 72
 STRENGTH_WORDS = ("very weak", "weak", "fair", "strong", "very strong")
+#: zxcvbn's "strong": "Password1234!!" and "Aaaaaaaaaaaaa1!" score only 2 (fair).
+DEFAULT_MIN_STRENGTH = 3
+#: A word of the business name or the e-mail name this long is refused inside a password.
+MIN_NAME_WORD = 4
+#: Runs of letters and digits (any script): "Praxis Lindenblatt" -> praxis, lindenblatt.
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -23,7 +30,7 @@ class PasswordRules:
     require_upper: bool = False
     require_digit: bool = False
     require_special: bool = False
-    min_strength: int = 2
+    min_strength: int = DEFAULT_MIN_STRENGTH
 
     @classmethod
     def from_settings(cls, settings) -> PasswordRules:
@@ -46,7 +53,12 @@ class PasswordRules:
             rules.append(_("a special character (not a letter or digit)"))
         if self.min_strength:
             rules.append(_strength_rule(self.min_strength))
-        rules.append(_("not containing your e-mail name or the business name"))
+        rules.append(
+            _(
+                "not containing your e-mail name, the business name, "
+                "or any of their words of 4 or more characters"
+            )
+        )
         return rules
 
 
@@ -102,16 +114,38 @@ def password_problems(
     email_name = email.split("@", 1)[0].casefold()
     if len(email_name) >= 3 and email_name in folded:
         problems.append(_("Do not use your e-mail name in your password."))
+    else:
+        problems.extend(
+            _('Do not use "%(word)s" from your e-mail address in your password.', word=word)
+            for word in name_words(email_name)
+            if word in folded
+        )
     business = _compact(business_name.casefold())
     # Very short names ("A&B") would refuse far too many passwords; like the
     # e-mail name, a business name counts from three letters or digits.
     if len(business) >= 3 and business in _compact(folded):
         problems.append(_("Do not use the business name in your password."))
+    else:
+        problems.extend(
+            _('Do not use "%(word)s" from the business name in your password.', word=word)
+            for word in name_words(business_name)
+            if word in folded
+        )
     if rules.min_strength and not problems:
-        score = zxcvbn(password[:STRENGTH_SAMPLE], user_inputs=[email, business_name])["score"]
+        user_inputs = [email, business_name, *name_words(email_name), *name_words(business_name)]
+        score = zxcvbn(password[:STRENGTH_SAMPLE], user_inputs=user_inputs)["score"]
         if score < rules.min_strength:
             problems.append(_too_weak(score))
     return problems
+
+
+def name_words(name: str) -> list[str]:
+    """The words of ``name`` a password may not contain: 4 or more letters or digits, folded.
+
+    "Praxis Lindenblatt" gives praxis and lindenblatt; "anna.weber" anna and weber.
+    """
+    words = _WORD.findall(normalise(name).casefold())
+    return list(dict.fromkeys(word for word in words if len(word) >= MIN_NAME_WORD))
 
 
 def _compact(text: str) -> str:

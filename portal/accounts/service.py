@@ -27,6 +27,7 @@ from portal.accounts.passwords import hash_password, needs_rehash, verify_passwo
 from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.businesses.models import Business
+from portal.web.lazy_text import lazy_text as _l
 
 
 class AccountError(ValueError):
@@ -47,10 +48,20 @@ class PasswordRejected(AccountError):
 class SignInFailed(Exception):
     """Unknown account, wrong password or locked: the caller must not say which."""
 
-    def __init__(self, account=None, *, just_locked: bool = False) -> None:
+    def __init__(self, account=None, *, just_locked: bool = False, message=None) -> None:
         super().__init__("sign-in failed")
         self.account = account
         self.just_locked = just_locked
+        #: What the form says instead of its own refusal; set only where that tells
+        #: nothing more than the person typing it knows (``flow`` sets it).
+        self.message = message
+
+
+#: A code of a time step already used: typed again within its 30 seconds.
+CODE_USED = _l(
+    "That code was used already. Wait for the next code in your app "
+    "(a new one every 30 seconds), or type a recovery code."
+)
 
 
 class EmailNotConfirmed(AccountError):
@@ -288,12 +299,28 @@ def verify_second_factor(
     settings = security_settings(session, user.business_id)
     if user.is_locked(now) or not user.has_2fa:
         raise SignInFailed(user)
-    step = totp.matching_step(box.open(user.totp_secret_encrypted), code, now, user.totp_last_step)
+    secret = box.open(user.totp_secret_encrypted)
+    step = totp.matching_step(secret, code, now, user.totp_last_step)
     if step is not None:
         user.totp_last_step = step
         lockout.register_success(user)
         session.flush()
         return "totp"
+    if totp.matching_step(secret, code, now, last_step=-1) is not None:
+        # The right code, used already (typed twice, or a second browser): refused,
+        # but no guess at the code, so it counts towards no lock.
+        audit.record(
+            session,
+            audit.TWO_FACTOR_FAILURE,
+            now,
+            business_id=user.business_id,
+            actor=user,
+            origin=origin,
+            failed_attempts=user.failed_attempts,
+            reason="code used already",
+        )
+        session.flush()
+        raise SignInFailed(user, message=CODE_USED)
     recovery = session.scalars(
         select(RecoveryCode).where(
             RecoveryCode.user_id == user.id,
@@ -352,10 +379,15 @@ def start_enrolment(session: Session, user: StaffUser, box: totp.SecretBox) -> s
     """The pending TOTP secret to show; created once and kept until activated."""
     if user.has_2fa:
         raise AccountError(_("Two-factor sign-in is already on."))
-    if user.totp_secret_encrypted is None:
-        user.totp_secret_encrypted = box.seal(totp.new_secret())
-        session.flush()
-    return box.open(user.totp_secret_encrypted)
+    if user.totp_secret_encrypted is not None:
+        try:
+            return box.open(user.totp_secret_encrypted)
+        except totp.SecretUnreadable:
+            pass  # pending under a key since removed: nobody scanned it in, so start afresh
+    secret = totp.new_secret()
+    user.totp_secret_encrypted = box.seal(secret)
+    session.flush()
+    return secret
 
 
 def activate_2fa(
@@ -371,7 +403,10 @@ def activate_2fa(
                 "6-digit code your app shows now."
             )
         )
-    user.totp_last_step = step
+    # The code still on screen signs in once more, should the user sign in right away:
+    # enrolling proved the app has the secret, and a code refused "as used" at the next
+    # step (counting towards a lock) would punish the user for being quick.
+    user.totp_last_step = step - 1
     user.totp_enabled_at = now
     codes = totp.new_recovery_codes()
     session.add_all(
@@ -389,6 +424,16 @@ def activate_2fa(
     return codes
 
 
+def clear_2fa(session: Session, user: StaffUser, now: datetime) -> None:
+    """Turn ``user``'s 2FA off: secret and recovery codes gone, other sessions ended."""
+    user.totp_secret_encrypted = None
+    user.totp_enabled_at = None
+    user.totp_last_step = 0
+    for code in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        session.delete(code)
+    sessions.end_all(session, user, now)
+
+
 def reset_2fa(
     session: Session,
     owner: StaffUser,
@@ -402,12 +447,7 @@ def reset_2fa(
         raise AccountError(_("Only the business owner can reset two-factor sign-in."))
     if not verify_password(owner.password_hash, owner_password):
         raise AccountError(_("Your password was not correct."))
-    user.totp_secret_encrypted = None
-    user.totp_enabled_at = None
-    user.totp_last_step = 0
-    for code in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
-        session.delete(code)
-    sessions.end_all(session, user, now)
+    clear_2fa(session, user, now)
     audit.record(
         session,
         audit.TWO_FACTOR_RESET,

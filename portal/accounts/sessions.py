@@ -54,6 +54,15 @@ def is_live(record: UserSession, now: datetime, idle_timeout: timedelta) -> bool
     )
 
 
+def idled_out(record: UserSession, now: datetime, idle_timeout: timedelta) -> bool:
+    """Ended by the idle timeout alone: not signed out, not past the absolute limit."""
+    return (
+        record.ended_at is None
+        and now - record.last_seen_at > idle_timeout
+        and now - record.created_at <= ABSOLUTE_TIMEOUT
+    )
+
+
 def needs_touch(record: UserSession, now: datetime) -> bool:
     return now - record.last_seen_at >= TOUCH_INTERVAL
 
@@ -70,6 +79,14 @@ def end(session: Session, token: str, now: datetime) -> None:
     session.execute(
         update(UserSession)
         .where(UserSession.token_hash == hash_token(token), UserSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def end_by_id(session: Session, record_id: int, now: datetime) -> None:
+    session.execute(
+        update(UserSession)
+        .where(UserSession.id == record_id, UserSession.ended_at.is_(None))
         .values(ended_at=now)
     )
 

@@ -23,7 +23,7 @@ from portal.accounts.forms import (
     SetPasswordForm,
     SignInForm,
 )
-from portal.accounts.hooks import pending_step
+from portal.accounts.hooks import pending_step, two_factor_required_by_feature
 from portal.accounts.models import INVITE, RESET, StaffUser
 from portal.businesses.models import Business
 from portal.clock import utcnow
@@ -112,7 +112,7 @@ def _set_password_from_link(token: str, purpose: str, template: str):
     link = flow.link_or_404(token, purpose, StaffUser)
     form = SetPasswordForm()
     if form.submit_to(lambda: flow.set_password_by_link(link, form.password.data)):
-        flash(str(flow.PASSWORD_SET))
+        flash(str(flow.password_set_notice(link.account)))
         return redirect(url_for("staff_auth.login"))
     rules = service.password_rules(db.session, link.account.business_id).describe()
     page = render_template(template, form=form, user=link.account, rules=rules)
@@ -162,7 +162,8 @@ def enrol_2fa():
     page = render_template(
         "accounts/enrol_2fa.html",
         form=form,
-        required=service.security_settings(db.session, user.business_id).require_2fa,
+        required=service.security_settings(db.session, user.business_id).require_2fa
+        or two_factor_required_by_feature(db.session, user.business_id),
         **totp.enrolment_page(secret, user.email, business.name),
     )
     return page, form_status(form)

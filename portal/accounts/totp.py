@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 import pyotp
@@ -13,24 +15,45 @@ from flask_babel import gettext
 
 from portal import secret_box
 
+log = logging.getLogger(__name__)
+
 DIGITS = 6
 INTERVAL = 30
 #: Accept the codes of one step before and after the current one (clock drift).
 WINDOW = 1
 RECOVERY_CODE_COUNT = 10
+#: What TOTP secrets are sealed for (``portal rotate-keys`` re-seals them).
+PURPOSE = b"portal totp secrets"
+
+
+class SecretUnreadable(ValueError):
+    """No configured key opens a TOTP secret: the keys changed without ``portal rotate-keys``."""
 
 
 class SecretBox(secret_box.SecretBox):
-    """Encrypts TOTP secrets at rest with a key derived from the app's key."""
+    """Encrypts TOTP secrets at rest with keys derived from the app's key materials."""
 
-    def __init__(self, key_material: str) -> None:
-        super().__init__(key_material, b"portal totp secrets")
+    def __init__(self, key_materials: str | Sequence[str]) -> None:
+        super().__init__(key_materials, PURPOSE)
 
     def open(self, sealed: bytes) -> str:
         try:
             return super().open(sealed)
         except ValueError as error:
-            raise ValueError("the TOTP secret cannot be decrypted with this key") from error
+            raise SecretUnreadable(
+                "the TOTP secret cannot be decrypted with any configured key"
+            ) from error
+
+
+def readable(box: SecretBox, sealed: bytes | None) -> str | None:
+    """The opened secret; None when there is none or no configured key opens it (logged)."""
+    if sealed is None:
+        return None
+    try:
+        return box.open(sealed)
+    except SecretUnreadable:
+        log.warning("no configured encryption key opens a stored TOTP secret")
+        return None
 
 
 def new_secret() -> str:

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from portal.audit import service as audit
 from portal.businesses.models import Business
+from portal.web.fields import DateOutOfRange, parse_day
 
 
 @dataclass(frozen=True)
@@ -41,20 +42,17 @@ def _local_midnight(business: Business, day: date) -> datetime:
 
 
 def _date(name: str) -> date | None:
-    raw = request.args.get(name) or ""
-    if not raw:
-        return None
     try:
-        return date.fromisoformat(raw[:10]) if len(raw) == 10 else _bad_date(name)
+        return parse_day(request.args.get(name))
+    except DateOutOfRange as refused:
+        abort(400, description=str(refused))
     except ValueError:
-        return _bad_date(name)
-
-
-def _bad_date(name: str):
-    abort(
-        400,
-        description=_("The %(name)s date is not valid. Use the form YYYY-MM-DD.", name=repr(name)),
-    )
+        abort(
+            400,
+            description=_(
+                "The %(name)s date is not valid. Use the form YYYY-MM-DD.", name=repr(name)
+            ),
+        )
 
 
 def parse_filter() -> AuditFilter:

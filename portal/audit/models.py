@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime
@@ -26,10 +26,12 @@ class AuditEvent(Base):
     ip_address: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
-    #: SHA-256 of the business's previous event ("" for the first); see portal.audit.chain.
+    #: The seal of the business's previous event ("" for the first); see portal.audit.chain.
     prev_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
-    #: SHA-256 over this event's fields and ``prev_hash``: an edit or a gap breaks the chain.
+    #: HMAC-SHA256 over this event's fields and ``prev_hash``: an edit or a gap breaks the chain.
     hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: Which configured key sealed it (``portal.audit.keys.key_id``); "" before keyed seals.
+    key_id: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 
 class AuditCheckpoint(Base):
@@ -44,3 +46,24 @@ class AuditCheckpoint(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
     last_event_id: Mapped[int] = mapped_column(Integer)
     removed: Mapped[int] = mapped_column(Integer)
+    #: HMAC-SHA256 over the fields above and the chain's previous checkpoint seal, so
+    #: nobody without the key can pass removing a chain's first events off as a purge.
+    mac: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: Which configured key sealed it; "" for checkpoints from before keyed seals.
+    key_id: Mapped[str] = mapped_column(String(16), default="", server_default="")
+
+
+class AuditWritePermit(Base):
+    """One row: what SQLite's append-only triggers let the current transaction do.
+
+    The retention purge (DELETE) and a re-sealing (UPDATE of the seal columns)
+    set their flag and reset it inside their own transaction; PostgreSQL uses
+    transaction-local settings instead (``portal.audit.chain._PERMITS``).
+    """
+
+    __tablename__ = "audit_write_permits"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    retention: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sealing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

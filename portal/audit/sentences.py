@@ -341,6 +341,29 @@ def _audit_purged(event, r, d):
     )
 
 
+def _audit_sealed(event, r, d):
+    if d.get("as_found"):
+        return _(
+            "%(actor)s sealed %(num)s audit events recorded before the log was keyed, as found: "
+            "their old hashes did not check out.",
+            actor=r.actor(event),
+            num=d.get("sealed", "?"),
+        )
+    return _(
+        "%(actor)s sealed %(num)s audit events recorded before the log was keyed.",
+        actor=r.actor(event),
+        num=d.get("sealed", "?"),
+    )
+
+
+def _audit_resealed(event, r, d):
+    return _(
+        "%(actor)s sealed %(num)s audit events anew with the newest key.",
+        actor=r.actor(event),
+        num=d.get("resealed", "?"),
+    )
+
+
 def _history(message) -> Callable:
     return lambda event, r, d: _fill(
         message,
@@ -438,6 +461,9 @@ SENTENCES: dict[str, Callable[[AuditEvent, Reader, dict], str]] = {
         num=d.get("failed_attempts", "?"),
     ),
     audit.RECOVERY_CODE_USED: _simple(_l("%(actor)s signed in with a recovery code.")),
+    audit.TWO_FACTOR_UNREADABLE: _simple(
+        _l("%(actor)s could not sign in: no configured key opens their two-factor secret.")
+    ),
     audit.SETTINGS_CHANGED: _settings_changed,
     audit.STAFF_INVITED: _staff_added(_l("%(actor)s invited %(email)s as %(role)s.")),
     audit.STAFF_CREATED: _staff_added(_l("%(actor)s added %(email)s as %(role)s.")),
@@ -477,6 +503,8 @@ SENTENCES: dict[str, Callable[[AuditEvent, Reader, dict], str]] = {
     audit.HIPAA_DISABLED: _simple(_l("%(actor)s switched HIPAA mode off.")),
     audit.AUDIT_EXPORTED: _audit_exported,
     audit.AUDIT_PURGED: _audit_purged,
+    audit.AUDIT_SEALED: _audit_sealed,
+    audit.AUDIT_RESEALED: _audit_resealed,
     audit.DATA_EXPORTED: _data_exported,
     audit.HISTORY_PURGED: _history(
         _l(
@@ -504,6 +532,11 @@ SENTENCES: dict[str, Callable[[AuditEvent, Reader, dict], str]] = {
         _l("%(amount)s paid with gift card #%(card)s for %(booking)s was not returned to the card.")
     ),
     audit.MESSAGE_RESENT: _message_resent,
+    audit.KEYS_ROTATED: _simple(
+        _l("%(actor)s re-encrypted the secrets at rest under the newest key.")
+    ),
+    audit.BACKUP_TAKEN: _simple(_l("%(actor)s wrote an encrypted backup of the database.")),
+    audit.BACKUP_RESTORED: _simple(_l("%(actor)s restored the database from a backup.")),
 }
 
 

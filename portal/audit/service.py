@@ -23,6 +23,7 @@ PASSWORD_RESET = "password.reset"  # noqa: S105 (an event name)
 TWO_FACTOR_ENROLLED = "2fa.enrolled"
 TWO_FACTOR_RESET = "2fa.reset"
 TWO_FACTOR_FAILURE = "2fa.failure"
+TWO_FACTOR_UNREADABLE = "2fa.unreadable"
 RECOVERY_CODE_USED = "2fa.recovery_code_used"
 SETTINGS_CHANGED = "settings.changed"
 STAFF_INVITED = "staff.invited"
@@ -49,6 +50,8 @@ HIPAA_ENABLED = "hipaa.enabled"
 HIPAA_DISABLED = "hipaa.disabled"
 AUDIT_EXPORTED = "audit.exported"
 AUDIT_PURGED = "audit.purged"
+AUDIT_SEALED = "audit.sealed_legacy"
+AUDIT_RESEALED = "audit.resealed"
 DATA_EXPORTED = "data.exported"
 HISTORY_PURGED = "history.purged"
 HISTORY_PURGE_DRY_RUN = "history.purge_dry_run"
@@ -60,6 +63,9 @@ GIFT_CARD_VOIDED = "giftcard.voided"
 GIFT_CARD_REFUNDED = "giftcard.refunded"
 GIFT_CARD_FORFEITED = "giftcard.forfeited"
 MESSAGE_RESENT = "message.resent"
+KEYS_ROTATED = "keys.rotated"
+BACKUP_TAKEN = "backup.taken"
+BACKUP_RESTORED = "backup.restored"
 
 KINDS = (
     SIGNIN_SUCCESS,
@@ -73,6 +79,7 @@ KINDS = (
     TWO_FACTOR_ENROLLED,
     TWO_FACTOR_RESET,
     TWO_FACTOR_FAILURE,
+    TWO_FACTOR_UNREADABLE,
     RECOVERY_CODE_USED,
     SETTINGS_CHANGED,
     STAFF_INVITED,
@@ -99,6 +106,8 @@ KINDS = (
     HIPAA_DISABLED,
     AUDIT_EXPORTED,
     AUDIT_PURGED,
+    AUDIT_SEALED,
+    AUDIT_RESEALED,
     DATA_EXPORTED,
     HISTORY_PURGED,
     HISTORY_PURGE_DRY_RUN,
@@ -110,6 +119,9 @@ KINDS = (
     GIFT_CARD_REFUNDED,
     GIFT_CARD_FORFEITED,
     MESSAGE_RESENT,
+    KEYS_ROTATED,
+    BACKUP_TAKEN,
+    BACKUP_RESTORED,
 )
 
 #: What the audit page calls each kind. English shows the kind itself (as the CSV
@@ -126,6 +138,7 @@ KIND_LABELS = {
     TWO_FACTOR_ENROLLED: _l("2fa.enrolled"),
     TWO_FACTOR_RESET: _l("2fa.reset"),
     TWO_FACTOR_FAILURE: _l("2fa.failure"),
+    TWO_FACTOR_UNREADABLE: _l("2fa.unreadable"),
     RECOVERY_CODE_USED: _l("2fa.recovery_code_used"),
     SETTINGS_CHANGED: _l("settings.changed"),
     STAFF_INVITED: _l("staff.invited"),
@@ -152,6 +165,8 @@ KIND_LABELS = {
     HIPAA_DISABLED: _l("hipaa.disabled"),
     AUDIT_EXPORTED: _l("audit.exported"),
     AUDIT_PURGED: _l("audit.purged"),
+    AUDIT_SEALED: _l("audit.sealed_legacy"),
+    AUDIT_RESEALED: _l("audit.resealed"),
     DATA_EXPORTED: _l("data.exported"),
     HISTORY_PURGED: _l("history.purged"),
     HISTORY_PURGE_DRY_RUN: _l("history.purge_dry_run"),
@@ -163,6 +178,9 @@ KIND_LABELS = {
     GIFT_CARD_REFUNDED: _l("giftcard.refunded"),
     GIFT_CARD_FORFEITED: _l("giftcard.forfeited"),
     MESSAGE_RESENT: _l("message.resent"),
+    KEYS_ROTATED: _l("keys.rotated"),
+    BACKUP_TAKEN: _l("backup.taken"),
+    BACKUP_RESTORED: _l("backup.restored"),
 }
 
 #: Who acted, when no e-mail address names them.

@@ -25,7 +25,7 @@ NOTES_MAX = 1000
 
 
 class BookingDetailsForm(FlaskForm):
-    name = StringField(_l("Your name"), validators=name_validators())
+    name = StringField(_l("Your name"), validators=name_validators(), filters=[strip_blanks])
     email = EmailField(_l("E-mail"), validators=email_validators())
     phone = TelField(
         _l("Phone"),

@@ -39,7 +39,7 @@ from portal.db import transaction_cache
 from portal.giftcards import service as giftcards
 from portal.policies.models import CancellationPolicyVersion, TermsVersion
 from portal.policies.service import current_policy, current_terms
-from portal.secret_box import SecretBox, key_material
+from portal.secret_box import SecretBox, encryption_keys
 from portal.tokens import hash_token, new_manage_token
 
 
@@ -464,14 +464,14 @@ def seal_manage_token(token: str) -> bytes | None:
     """
     if not has_app_context():
         return None
-    return SecretBox(key_material(current_app.config), MANAGE_TOKEN_PURPOSE).seal(token)
+    return SecretBox(encryption_keys(current_app.config), MANAGE_TOKEN_PURPOSE).seal(token)
 
 
 def open_manage_token(booking: Booking) -> str | None:
     """The booking's manage token, or None when it was never sealed or the key has changed."""
     if booking.manage_token_sealed is None:
         return None
-    box = SecretBox(key_material(current_app.config), MANAGE_TOKEN_PURPOSE)
+    box = SecretBox(encryption_keys(current_app.config), MANAGE_TOKEN_PURPOSE)
     try:
         return box.open(booking.manage_token_sealed)
     except ValueError:

@@ -30,6 +30,7 @@ from wtforms.widgets import CheckboxInput, DateInput, ListWidget, NumberInput, T
 
 from portal.catalog import service as catalog
 from portal.catalog.models import Provider, Service
+from portal.web.fields import SingleLine, in_supported_years
 from portal.web.forms import (
     EMAIL_MAX_LENGTH,
     EMAIL_TOO_LONG,
@@ -134,9 +135,12 @@ class DayField(ParsedField):
         try:
             if not DATE_PATTERN.match(text):
                 raise ValueError(text)
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             raise ValueError(_("Enter a date like 2026-03-14.")) from None
+        if not in_supported_years(day):
+            raise ValueError(_("Use a date between the years 1900 and 2200."))
+        return day
 
     def show(self, value: date) -> str:
         return value.isoformat()
@@ -262,6 +266,7 @@ class BusinessForm(FlaskForm):
         filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the business name.")),
+            SingleLine(),
             Length(max=catalog.NAME_MAX, message=catalog.NAME_TOO_LONG),
         ],
     )
@@ -360,6 +365,7 @@ class ServiceForm(FlaskForm):
         filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the service's name.")),
+            SingleLine(),
             Length(max=catalog.NAME_MAX, message=catalog.NAME_TOO_LONG),
         ],
     )
@@ -388,7 +394,7 @@ class ServiceForm(FlaskForm):
     translated_name = StringField(
         _l("Name"),
         filters=[strip_blanks],
-        validators=[Length(max=catalog.NAME_MAX, message=catalog.NAME_TOO_LONG)],
+        validators=[SingleLine(), Length(max=catalog.NAME_MAX, message=catalog.NAME_TOO_LONG)],
     )
     translated_description = TextAreaField(
         _l("Description (optional)"),
@@ -451,6 +457,7 @@ class ProviderForm(FlaskForm):
         filters=[strip_blanks],
         validators=[
             DataRequired(_l("Please enter the provider's name.")),
+            SingleLine(),
             Length(max=catalog.NAME_MAX, message=catalog.NAME_TOO_LONG),
         ],
     )

@@ -192,7 +192,7 @@ def reset(token: str):
     business, form = current_business(), SetPasswordForm()
     link = flow.link_or_404(token, RESET, ClientAccount, business.id)
     if form.submit_to(lambda: flow.set_password_by_link(link, form.password.data)):
-        flash(str(flow.PASSWORD_SET))
+        flash(str(flow.password_set_notice(link.account)))
         return redirect(url_for("client_accounts.login"))
     rules = service.password_rules(db.session, business.id).describe()
     page = render_template(

@@ -60,6 +60,7 @@ class NotesForm(FlaskForm):
 
     notes = TextAreaField(
         _l("Internal note (staff only: never shown to the client, never e-mailed)"),
+        filters=[strip_blanks],  # a note not sent is an empty one, not None
         validators=[
             Length(
                 max=NOTES_MAX,

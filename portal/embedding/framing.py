@@ -88,6 +88,8 @@ def _allow_framing(response, origins: list[str]) -> None:
     # X-Frame-Options cannot name several sites, and browsers that know
     # frame-ancestors ignore it anyway; left at DENY it would block the old ones.
     response.headers.pop("X-Frame-Options", None)
+    # An allowed site may isolate itself (COEP), which lets in only frames marked so.
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
 
 
 def with_directive(policy: str, name: str, sources: str) -> str:

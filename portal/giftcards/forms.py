@@ -7,8 +7,6 @@ from decimal import Decimal
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
-    DecimalField,
     RadioField,
     SelectChoice,
     StringField,
@@ -25,6 +23,8 @@ from wtforms.validators import (
 
 from portal.giftcards.models import REFUND_ALWAYS, REFUND_IN_WINDOW, REFUND_NEVER
 from portal.giftcards.service import CODE_MAX_LENGTH, REASON_MAX, normalise_code
+from portal.web.fields import MoneyField, SingleLine, SupportedDateField
+from portal.web.forms import strip_blanks
 from portal.web.lazy_text import lazy_text as _l
 
 
@@ -64,7 +64,7 @@ class SwitchForm(FlaskForm):
 
 
 class IssueForm(FlaskForm):
-    value = DecimalField(
+    value = MoneyField(
         _l("Value"),
         places=2,
         validators=[
@@ -75,7 +75,7 @@ class IssueForm(FlaskForm):
             ),
         ],
     )
-    expires_on = DateField(
+    expires_on = SupportedDateField(
         _l("Valid until (inclusive)"),
         validators=[InputRequired(_l("Enter the last day the card can be used, like 2027-12-31."))],
     )
@@ -83,7 +83,9 @@ class IssueForm(FlaskForm):
         _l("Code (leave empty to generate one)"),
         validators=[Optional(), CodeLength()],
     )
-    note = StringField(_l("Note for staff"), validators=[Length(max=200)])
+    note = StringField(
+        _l("Note for staff"), validators=[SingleLine(), Length(max=200)], filters=[strip_blanks]
+    )
 
     @property
     def value_cents(self) -> int:

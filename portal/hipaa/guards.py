@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, redirect, request
+from flask import Flask, current_app, redirect, request
 
 from portal.accounts.current import current_staff, origin
 from portal.clock import utcnow
@@ -11,6 +11,7 @@ from portal.hipaa.models import ComplianceSettings
 from portal.hipaa.service import hipaa_on, remember_settings
 from portal.hipaa.service import record_client_view as record_client_view_in
 from portal.web.tenancy import business_in_url, load_with_business
+from portal.web.transport import https_netloc, https_url
 
 
 def _business_id() -> int | None:
@@ -27,7 +28,10 @@ def force_https_in_hipaa_mode():
     if request.is_secure or request.endpoint in (None, "static", "health.healthz"):
         return None
     if hipaa_on(db.session, _business_id()):
-        return redirect(request.url.replace("http://", "https://", 1), code=301)
+        # To the operator's host, never the request's Host header.
+        netloc = https_netloc(current_app.config["BASE_URL"])
+        query = request.query_string.decode("latin-1")
+        return redirect(https_url(netloc, request.script_root + request.path, query), code=301)
     return None
 
 

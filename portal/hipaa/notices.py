@@ -11,7 +11,11 @@ from flask import Flask
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from portal.accounts.hooks import account_hooks, register_private_mail
+from portal.accounts.hooks import (
+    account_hooks,
+    register_private_mail,
+    register_two_factor_requirement,
+)
 from portal.accounts.notifications import send_account_mail
 from portal.audit.service import Origin
 from portal.businesses.models import Business
@@ -26,6 +30,8 @@ def init_app(app: Flask) -> None:
     hooks.idle_timeout_caps.append(idle_timeout_cap)
     # In HIPAA mode account e-mails to clients (sign-up, reset, lock) greet no one by name.
     register_private_mail(hipaa_on, app)
+    # Staff sent to enrol are told it is the business's rule.
+    register_two_factor_requirement(hipaa_on, app)
 
 
 def notify_sign_in(user, now: datetime, origin: Origin) -> None:

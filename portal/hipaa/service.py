@@ -84,9 +84,16 @@ def set_hipaa_mode(
     if not owner.has_2fa:
         raise AccountError(_("Set up two-factor sign-in for your own account first."))
     password_ok = verify_password(owner.password_hash, password)
-    step = totp.matching_step(
-        box.open(owner.totp_secret_encrypted), code, now, owner.totp_last_step
-    )
+    secret = totp.readable(box, owner.totp_secret_encrypted)
+    if secret is None:
+        raise AccountError(
+            _(
+                "Your two-factor set-up can no longer be read, so your code cannot be checked. "
+                "Ask whoever runs your portal to run the command portal reset-2fa with your "
+                "e-mail address, then set it up again."
+            )
+        )
+    step = totp.matching_step(secret, code, now, owner.totp_last_step)
     if not password_ok or step is None:
         raise AccountError(_("Your password or the code from your app was not correct."))
     owner.totp_last_step = step
@@ -231,14 +238,35 @@ def checklist(session: Session, business_id: int, *, https: bool) -> list[Safegu
             _("Audit controls"),
             _("164.312(b) and (c)(1) integrity"),
             True,
-            _("Append-only, hash-chained audit trail; views of client details are logged now.")
-            if on
-            else _(
-                "Append-only, hash-chained audit trail; views of client details are logged "
-                "in HIPAA mode."
+            " ".join(
+                (
+                    _audit_protection(session),
+                    _("Views of client details are logged now.")
+                    if on
+                    else _("Views of client details are logged in HIPAA mode."),
+                )
             ),
         ),
     ]
+
+
+def _audit_protection(session: Session) -> str:
+    """What protects the audit log, on the database this instance runs on."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _(
+            "Audit trail: a PostgreSQL trigger refuses changes and deletions except by the "
+            "retention purge (a database superuser can switch it off); every event is sealed "
+            "with a key the database does not hold, and each chain's end is also written to "
+            "a file outside the database, so portal audit verify reports an edit, a removal "
+            "or a re-sealing."
+        )
+    return _(
+        "Audit trail: a SQLite trigger refuses changes and deletions except by the retention "
+        "purge (whoever can write the database file can remove it); every event is sealed "
+        "with a key the database does not hold, and each chain's end is also written to a "
+        "file outside the database, so portal audit verify reports an edit, a removal or a "
+        "re-sealing."
+    )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.accounts.current import origin, owner_required, secret_box
@@ -14,9 +14,18 @@ from portal.extensions import db
 from portal.hipaa import service
 from portal.hipaa.forms import ComplianceForm, HipaaSwitchForm
 from portal.staff.guards import pending_step_redirect
+from portal.web.lazy_text import lazy_text as _l
 
 blueprint = Blueprint("hipaa", __name__, url_prefix="/staff/hipaa")
 blueprint.before_request(pending_step_redirect)
+
+#: HIPAA mode sends every page of the business to HTTPS: from plain HTTP, switching it
+#: on could strand the owner at an address where nothing speaks TLS.
+HTTPS_NEEDED = _l(
+    "HIPAA mode can be switched on only over HTTPS, because it sends every page of your "
+    "business to HTTPS. Open this page at its https:// address and try again; if Portal "
+    "is not served over HTTPS yet, ask whoever runs it to set that up first."
+)
 
 
 def _render(switch_form=None, settings_form=None, status: int = 200):
@@ -38,6 +47,8 @@ def _render(switch_form=None, settings_form=None, status: int = 200):
         switch_form=switch_form or HipaaSwitchForm(formdata=None),
         settings_form=settings_form or ComplianceForm(formdata=None, obj=settings),
         owner_has_2fa=getattr(g.staff, "has_2fa", False),
+        # Said before the owner types a password the switch would refuse.
+        https_needed=None if settings.hipaa_mode or request.is_secure else HTTPS_NEEDED,
     ), status
 
 
@@ -54,6 +65,9 @@ def switch():
     form = HipaaSwitchForm()
     if not form.validate_on_submit():
         return _render(switch_form=form, status=422)
+    if form.enabling and not request.is_secure:  # is_secure: as ProxyFix trusted it
+        form.enable.errors.append(str(HTTPS_NEEDED))
+        return _render(switch_form=form, status=403)
     try:
         service.set_hipaa_mode(
             db.session,

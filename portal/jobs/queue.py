@@ -32,6 +32,7 @@ REMINDER_JOB = "reminders"
 AGENDA_JOB = "agenda"
 PURGE_JOB = "purge-history"
 AUDIT_RETENTION_JOB = "audit-retention"
+AUDIT_ANCHOR_JOB = "audit-anchor"
 OUTBOX_CLEANUP_JOB = "outbox-cleanup"
 #: Sent messages keep their row (recipient, subject, time; no content) this long.
 SENT_MESSAGES_KEPT = timedelta(days=30)
@@ -49,6 +50,8 @@ class TaskQueue:
             (every_minute, SWEEP_JOB, deliver_outbox),
             (every_minute, REMINDER_JOB, send_reminders),
             (every_minute, AGENDA_JOB, send_agendas),
+            # The audit chains' heads, outside the database (see portal.audit.anchor).
+            (crontab(minute="*/10"), AUDIT_ANCHOR_JOB, anchor_audit_chains),
             # Once a day, at night in Europe, when few people book.
             (crontab(minute="17", hour="2"), PURGE_JOB, purge_history),
             (crontab(minute="47", hour="2"), AUDIT_RETENTION_JOB, purge_audit_events),
@@ -157,6 +160,15 @@ def purge_audit_events(app: Flask) -> None:
     with session, session.begin():
         removed = purge_expired(session, utcnow(), dry_run=False, actor="portal worker")
     log.info("audit retention: removed %s event(s)", removed)
+
+
+def anchor_audit_chains(app: Flask) -> None:
+    from portal.audit.anchor import anchor_chains
+    from portal.clock import utcnow
+
+    session = app.extensions["portal_db"].reader()
+    with session:
+        anchor_chains(session, app.extensions["portal_audit"], utcnow(), reason="worker")
 
 
 def forget_sent_messages(app: Flask) -> None:

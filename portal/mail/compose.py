@@ -70,6 +70,7 @@ from jinja2 import TemplateNotFound
 from jinja2.ext import _make_new_gettext, _make_new_ngettext
 
 from portal.clock import utcnow
+from portal.web.fields import one_line
 
 #: The template every HTML e-mail extends.
 LAYOUT = "mail/layout.html"
@@ -144,8 +145,9 @@ def business_sender(business, mail_from: str) -> tuple[str, str]:
 
 
 def _display_name(name: str) -> str:
-    # One line, whatever the owner typed; formataddr quotes and encodes the rest.
-    return " ".join((name or "").split())
+    # One line, whatever is stored (rows older than the form checks may hold line
+    # feeds or NUL); formataddr quotes and encodes the rest.
+    return one_line(name)
 
 
 def _address(value: str | tuple[str, str]) -> str:
@@ -154,7 +156,7 @@ def _address(value: str | tuple[str, str]) -> str:
 
 
 def _header(text: str) -> str | Header:
-    text = " ".join(text.split())
+    text = one_line(text)
     return text if text.isascii() else Header(text, _HEADER)
 
 

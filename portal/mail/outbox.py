@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from portal.clock import utcnow
 from portal.mail.models import DROPPED, FAILED, PENDING, SENDING, SENT, OutboxMessage
 from portal.mail.transport import DeliveryError, PermanentFailure, TemporaryFailure
-from portal.secret_box import SecretBox, key_material
+from portal.secret_box import SecretBox, encryption_keys
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,12 @@ def renders(kind: str, *, prefetch: Prefetcher | None = None) -> Callable[[Rende
     return register
 
 
+#: What queued payloads are sealed for (``portal rotate-keys`` re-seals them).
+OUTBOX_PURPOSE = b"portal outbox payloads"
+
+
 def _box(config) -> SecretBox:
-    return SecretBox(key_material(config), b"portal outbox payloads")
+    return SecretBox(encryption_keys(config), OUTBOX_PURPOSE)
 
 
 def current_language() -> str:

@@ -6,7 +6,6 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -17,6 +16,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from portal.retention.models import DAYS, MONTHS
 from portal.retention.service import period_problem
+from portal.web.fields import SupportedDateField
 from portal.web.lazy_text import lazy_text as _l
 
 
@@ -80,8 +80,8 @@ class ExportForm(FlaskForm):
     class Meta:
         csrf = False
 
-    first = DateField(_l("From"), validators=[Optional()], format="%Y-%m-%d")
-    last = DateField(_l("Until (inclusive)"), validators=[Optional()], format="%Y-%m-%d")
+    first = SupportedDateField(_l("From"), validators=[Optional()], format="%Y-%m-%d")
+    last = SupportedDateField(_l("Until (inclusive)"), validators=[Optional()], format="%Y-%m-%d")
 
     def validate_last(self, field) -> None:
         if field.data and self.first.data and field.data < self.first.data:

@@ -37,3 +37,25 @@ def create_support_user(email: str, name: str, password: str) -> None:
     click.echo(f"Created support user {user.email}.")
     click.echo(f"Authenticator secret (shown once): {totp.format_secret(secret)}")
     click.echo(totp.provisioning_uri(secret, user.email, "Portal support"))
+
+
+@click.command("unlock-support-user")
+@click.argument("email")
+@with_appcontext
+def unlock_support_user(email: str) -> None:
+    """Lift the lock of the platform support account with EMAIL.
+
+    Support accounts lock after failed sign-ins as staff accounts do, and
+    belong to no business whose owner could unlock them; the lock also
+    lifts by itself when its time is up. Recorded in the audit log.
+    """
+    from portal.accounts.service import AccountError
+    from portal.support.service import unlock_support_user as unlock
+
+    session = db.writer()
+    try:
+        with session.begin():
+            user = unlock(session, email, utcnow())
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Unlocked support user {user.email}.")

@@ -9,9 +9,13 @@ from wtforms.validators import DataRequired, Length, Regexp
 from portal.web.forms import email_validators
 from portal.web.lazy_text import lazy_text as _l
 
-#: Support accounts have no lockout or reset of their own, so their failure says less
-#: than the staff sign-in's ``portal.accounts.forms.SIGN_IN_FAILED``.
-SUPPORT_SIGN_IN_FAILED = _l("Sign-in failed: the e-mail address, password or code is wrong.")
+#: Support accounts lock as staff accounts do but have no reset of their own; the
+#: operator unlocks them (``portal unlock-support-user``).
+SUPPORT_SIGN_IN_FAILED = _l(
+    "Sign-in failed: the e-mail address, password or code is wrong, or the account is "
+    "locked after too many attempts. Try again later, or ask whoever runs this Portal to "
+    "unlock it."
+)
 
 
 class SupportSignInForm(FlaskForm):

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal.accounts.models import Credentials
 from portal.clock import utcnow
 from portal.db import Base, UTCDateTime
 
@@ -26,6 +27,13 @@ class SupportUser(Base):
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The failed sign-in state of ``accounts.lockout``, as staff accounts keep it.
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lock_count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    is_locked = Credentials.is_locked
 
     #: A support user belongs to no business.
     business_id = None

@@ -9,10 +9,11 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.accounts import totp
+from portal.accounts import lockout, totp
 from portal.accounts.hooks import account_hooks
+from portal.accounts.models import SecuritySettings
 from portal.accounts.passwords import hash_password, verify_password
-from portal.accounts.service import AccountError, normalise_email
+from portal.accounts.service import AccountError, SignInFailed, normalise_email
 from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.businesses.models import Business
@@ -106,6 +107,19 @@ def create_support_user(
     return user, secret
 
 
+#: The sign-in's answer when no configured key opens the support user's TOTP secret.
+SUPPORT_TWO_FACTOR_UNREADABLE = _l(
+    "Your two-factor set-up can no longer be read: the encryption keys of this Portal "
+    "changed. Nothing you typed was wrong. Ask whoever runs this Portal to put the old key "
+    "back in PORTAL_ENCRYPTION_KEYS."
+)
+
+
+def lockout_settings() -> SecuritySettings:
+    """Support accounts belong to no business: they lock as a business's staff do by default."""
+    return SecuritySettings.defaults(business_id=None)
+
+
 def authenticate(
     session: Session,
     email: str,
@@ -114,30 +128,92 @@ def authenticate(
     now: datetime,
     box: totp.SecretBox,
     origin: Origin,
-) -> SupportUser | None:
-    """Password and current TOTP code together; None (and an audit event) on any failure."""
+) -> SupportUser:
+    """Password and current TOTP code together; raise SignInFailed (audited) on any failure.
+
+    A wrong password or code counts towards the lock as a staff sign-in's
+    does (``accounts.lockout``); a locked account is refused even with both
+    right. The hash is checked for unknown and locked accounts too.
+    """
     user = find_support_user(session, email)
     password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not user.active:
+        _record_failure(session, now, origin, email, reason="support sign-in failed")
+        raise SignInFailed()
+    if user.is_locked(now):
+        _record_failure(session, now, origin, email, reason="locked")
+        raise SignInFailed(user)
     step = None
-    if user is not None and user.active and password_ok and user.totp_secret_encrypted:
-        step = totp.matching_step(
-            box.open(user.totp_secret_encrypted), code, now, user.totp_last_step
-        )
-    if step is None:
+    secret = totp.readable(box, user.totp_secret_encrypted) if password_ok else None
+    if password_ok and secret is None:
+        # The keys changed, not a guess: audited, and it does not count towards the lock.
         audit.record(
-            session,
-            audit.SIGNIN_FAILURE,
-            now,
-            business_id=None,
-            actor_kind=SUPPORT_KIND,
-            actor_label=normalise_email(email)[:254],
-            origin=origin,
-            reason="support sign-in failed",
+            session, audit.TWO_FACTOR_UNREADABLE, now, business_id=None, actor=user, origin=origin
         )
         session.flush()
-        return None
+        raise SignInFailed(user, message=SUPPORT_TWO_FACTOR_UNREADABLE)
+    if secret is not None:
+        step = totp.matching_step(secret, code, now, user.totp_last_step)
+    if step is None:
+        just_locked = lockout.register_failure(user, lockout_settings(), now)
+        _record_failure(
+            session,
+            now,
+            origin,
+            email,
+            reason="support sign-in failed",
+            failed_attempts=user.failed_attempts,
+        )
+        if just_locked:
+            audit.record(
+                session,
+                audit.ACCOUNT_LOCKED,
+                now,
+                business_id=None,
+                actor=user,
+                origin=origin,
+                until=user.locked_until.isoformat() if user.locked_until else "unlocked",
+            )
+        session.flush()
+        raise SignInFailed(user, just_locked=just_locked)
+    lockout.register_success(user)
     user.totp_last_step = step
     audit.record(session, audit.SUPPORT_SIGNED_IN, now, business_id=None, actor=user, origin=origin)
+    session.flush()
+    return user
+
+
+def _record_failure(session: Session, now, origin: Origin, email: str, **details) -> None:
+    audit.record(
+        session,
+        audit.SIGNIN_FAILURE,
+        now,
+        business_id=None,
+        actor_kind=SUPPORT_KIND,
+        actor_label=normalise_email(email)[:254],
+        origin=origin,
+        **details,
+    )
+    session.flush()
+
+
+def unlock_support_user(session: Session, email: str, now: datetime) -> SupportUser:
+    """Lift a support account's lock and forgive its history (``portal unlock-support-user``)."""
+    user = find_support_user(session, email)
+    if user is None:
+        raise AccountError(f"There is no support account {normalise_email(email)}.")
+    was_locked = user.is_locked(now)
+    lockout.unlock(user)
+    audit.record(
+        session,
+        audit.ACCOUNT_UNLOCKED,
+        now,
+        business_id=None,
+        actor_kind="system",
+        actor_label="portal unlock-support-user",
+        user=user.email,
+        was_locked=was_locked,
+    )
     session.flush()
     return user
 

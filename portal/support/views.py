@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from portal.accounts import limits, sessions
 from portal.accounts.current import origin, secret_box, sign_in, sign_out
+from portal.accounts.service import SignInFailed
 from portal.businesses.models import Business
 from portal.businesses.service import find_business
 from portal.clock import utcnow
@@ -17,6 +18,7 @@ from portal.support import service
 from portal.support.forms import SUPPORT_SIGN_IN_FAILED, SupportSignInForm
 from portal.support.guards import current_support
 from portal.support.models import SupportUser
+from portal.support.notices import send_lock_notice
 from portal.web.errors import render_error
 from portal.web.forms import EmptyForm, form_status
 
@@ -33,16 +35,22 @@ def login():
     form = SupportSignInForm()
     if not form.validate_on_submit():
         return render_template("support/login.html", form=form), form_status(form)
-    user = service.authenticate(
-        db.session,
-        form.email.data,
-        form.password.data,
-        form.code.data.replace(" ", ""),
-        utcnow(),
-        secret_box(),
-        origin(),
-    )
-    if user is None:  # the failure is audited: the page is returned, not raised
+    try:
+        user = service.authenticate(
+            db.session,
+            form.email.data,
+            form.password.data,
+            form.code.data.replace(" ", ""),
+            utcnow(),
+            secret_box(),
+            origin(),
+        )
+    except SignInFailed as failure:  # audited: the page is returned, not raised
+        if failure.just_locked:
+            send_lock_notice(failure.account)
+        if failure.message is not None:  # the keys changed: nothing the person can retry
+            form.code.errors.append(failure.message)
+            return render_template("support/login.html", form=form), 409
         form.code.errors.append(SUPPORT_SIGN_IN_FAILED)
         return render_template("support/login.html", form=form), 422
     sign_in(user)

@@ -1,9 +1,12 @@
 """Forms and field validators shared across features."""
 
+import unicodedata
+
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import DataRequired, Email, Length
 
+from portal.web.fields import SingleLine
 from portal.web.lazy_text import lazy_text as _l
 
 EMAIL_MAX_LENGTH = 254
@@ -21,8 +24,8 @@ class EmptyForm(FlaskForm):
 
 
 def strip_blanks(value: str | None) -> str:
-    """A form filter: text without surrounding blanks; a field the browser did not send is empty."""
-    return (value or "").strip()
+    """A form filter: text without surrounding blanks, in Unicode NFC; a field not sent is empty."""
+    return unicodedata.normalize("NFC", (value or "").strip())
 
 
 def email_validators(missing=EMAIL_MISSING) -> list:
@@ -35,8 +38,12 @@ def email_validators(missing=EMAIL_MISSING) -> list:
 
 
 def name_validators(missing=NAME_MISSING) -> list:
-    """A person's name is required (``missing`` says so) and at most 200 characters."""
-    return [DataRequired(missing), Length(max=NAME_MAX_LENGTH, message=NAME_TOO_LONG)]
+    """A person's name is required (``missing`` says so), one line, at most 200 characters."""
+    return [
+        DataRequired(missing),
+        SingleLine(),
+        Length(max=NAME_MAX_LENGTH, message=NAME_TOO_LONG),
+    ]
 
 
 def form_status(form: FlaskForm) -> int:

@@ -4,8 +4,10 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import Flask, Response, current_app, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.exceptions import SecurityError
 from wtforms import ValidationError
 
 from portal.db import SAFE_METHODS
@@ -75,6 +77,31 @@ def _forbid_storing_private_pages(response):
     return response
 
 
+def _refuse_untrusted_host():
+    """A Host outside ``TRUSTED_HOSTS`` (config.trusted_hosts) gets 400 before any hook runs.
+
+    Flask notes it as the routing error and raises it only after the
+    ``before_request`` hooks; none of them (HTTPS redirects, sign-in checks)
+    may see a forged host first. The answer is plain text: without a trusted
+    host Flask cannot build a URL, so no page template can render.
+    """
+    if isinstance(request.routing_exception, SecurityError):
+        message = _("Bad request: this site does not answer for that host name.")
+        return Response(message, status=400, mimetype="text/plain")
+    return None
+
+
+def _isolate_browsing_context(response: Response) -> Response:
+    """No other site's window keeps a handle on ours, nor loads our responses as resources.
+
+    Runs before the header hooks, so embedding may relax CORP on the pages a
+    business lets other sites frame.
+    """
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    return response
+
+
 def adjust_headers(app: Flask, hook: Callable[[Response], Response]) -> None:
     """Have ``hook(response)`` run after Talisman set its headers, free to rewrite them.
 
@@ -97,6 +124,8 @@ def init_security_headers(app: Flask) -> None:
     app.after_request(_apply_view_referrer_policy)
     app.after_request(_forbid_storing_private_pages)
     app.after_request(_run_header_hooks)
+    app.after_request(_isolate_browsing_context)
+    app.before_request(_refuse_untrusted_host)
     talisman.init_app(
         app,
         force_https=force_https,

@@ -1,0 +1,1 @@
+"""Encrypted, consistent backups of the database: ``portal backup`` and ``portal restore``."""
