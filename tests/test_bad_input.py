@@ -83,10 +83,19 @@ def test_slug_with_a_slash_is_an_unknown_page(client, salon):
     assert_refused(client.get("/b/..%2F../"), 404, "We could not find that page.")
 
 
-@pytest.mark.parametrize("service_id", ["999", "0", "9223372036854775808", "9" * 30])
+@pytest.mark.parametrize("service_id", ["999", "0"])
 def test_unknown_service_is_not_found(client, salon, service_id):
     assert_refused(client.get(f"/b/salon/services/{service_id}"), 404, NO_SERVICE)
     assert_refused(client.get(details_url(service_id)), 404, NO_SERVICE)
+
+
+@pytest.mark.parametrize("service_id", ["2147483648", "9223372036854775808", "9" * 30])
+def test_an_id_no_database_holds_matches_no_page(client, salon, service_id):
+    """The id converter stops it before any view or query: the business's own 404 page."""
+    assert_refused(
+        client.get(f"/b/salon/services/{service_id}"), 404, "We could not find that page."
+    )
+    assert_refused(client.get(details_url(service_id)), 404, "We could not find that page.")
 
 
 def test_non_numeric_service_id_is_not_found(client, salon):

@@ -444,7 +444,7 @@ def test_a_staff_member_of_another_business_cannot_be_linked(owner_client, sessi
         session,
         rival.business,
         email="rita@rival.example",
-        password="rival orchard velvet 3141",
+        password="quiet orchard velvet 3141",
         role="owner",
     )
     session.commit()

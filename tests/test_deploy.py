@@ -29,7 +29,7 @@ def test_the_recipe_has_the_web_worker_and_backup_units():
         "portal-backup.service",
         "portal-backup.timer",
         "portal-web.service",
-        "portal-worker.service",
+        "portal-worker@.service",
     ]
 
 

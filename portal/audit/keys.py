@@ -77,10 +77,15 @@ def setup_from_config(config, instance_path: str | Path) -> AuditSetup:
     )
 
 
+def bind(engine, setup: AuditSetup) -> None:
+    """Sessions on ``engine`` seal audit events with ``setup`` (also for tools without an app)."""
+    _bound[engine.pool] = setup
+
+
 def init_app(app) -> None:
     """Bind the audit keys and anchor path to the app's database (after ``db.init_app``)."""
     setup = setup_from_config(app.config, app.instance_path)
-    _bound[app.extensions["portal_db"].engine.pool] = setup
+    bind(app.extensions["portal_db"].engine, setup)
     app.extensions["portal_audit"] = setup
 
 

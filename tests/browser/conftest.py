@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import SecuritySettings
 from portal.accounts.service import create_staff_user
+from portal.audit import keys as audit_keys
 from portal.db import make_engine
 from tests.browser.support import VIEWPORTS, PortalServer, Screenshots, Site
 from tests.conftest import (
@@ -32,6 +33,7 @@ from tests.services import ServiceError, ensure_chromium_installed
 
 STAFF_EMAIL = "sam@salon.example"
 STAFF_PASSWORD = "violet harbour ledger 17"
+SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105 (the test server's)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -126,12 +128,16 @@ def portal(tmp_path_factory, module_database_url):
     """Portal under gunicorn on the module's database, with the salon arranged at ``NOW``."""
     root = tmp_path_factory.mktemp("browser-server")
     engine = make_engine(module_database_url)
+    # What the tests write here directly is sealed as the server would seal it.
+    audit_keys.bind(
+        engine, audit_keys.setup_from_config({"SECRET_KEY": SECRET_KEY}, root / "instance")
+    )
     with time_machine.travel(NOW, tick=False), Session(engine, expire_on_commit=False) as session:
         ids = arrange_salon(session)
     env = {
         "PORTAL_ENV": "testing",
         "PORTAL_INSTANCE_PATH": str(root / "instance"),
-        "PORTAL_SECRET_KEY": "test-secret-key-not-for-production",
+        "PORTAL_SECRET_KEY": SECRET_KEY,
         "PORTAL_DATABASE_URL": module_database_url,
         "PORTAL_OUTBOX_PATH": str(root / "outbox"),
         "PORTAL_BOOKING_RATE_LIMIT": "1000 per minute",
