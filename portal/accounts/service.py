@@ -309,16 +309,7 @@ def verify_second_factor(
     if totp.matching_step(secret, code, now, last_step=-1) is not None:
         # The right code, used already (typed twice, or a second browser): refused,
         # but no guess at the code, so it counts towards no lock.
-        audit.record(
-            session,
-            audit.TWO_FACTOR_FAILURE,
-            now,
-            business_id=user.business_id,
-            actor=user,
-            origin=origin,
-            failed_attempts=user.failed_attempts,
-            reason="code used already",
-        )
+        _record_2fa_failure(session, user, now, origin, reason="code used already")
         session.flush()
         raise SignInFailed(user, message=CODE_USED)
     recovery = session.scalars(
@@ -343,15 +334,7 @@ def verify_second_factor(
         session.flush()
         return "recovery"
     just_locked = lockout.register_failure(user, settings, now)
-    audit.record(
-        session,
-        audit.TWO_FACTOR_FAILURE,
-        now,
-        business_id=user.business_id,
-        actor=user,
-        origin=origin,
-        failed_attempts=user.failed_attempts,
-    )
+    _record_2fa_failure(session, user, now, origin)
     if just_locked:
         audit.record(
             session,
@@ -576,3 +559,16 @@ def locked_accounts(session: Session, business_id: int, now: datetime) -> list:
             if account.is_locked(now):
                 accounts.append(account)
     return accounts
+
+
+def _record_2fa_failure(session: Session, user, now: datetime, origin: Origin, **details) -> None:
+    audit.record(
+        session,
+        audit.TWO_FACTOR_FAILURE,
+        now,
+        business_id=user.business_id,
+        actor=user,
+        origin=origin,
+        failed_attempts=user.failed_attempts,
+        **details,
+    )
