@@ -22,12 +22,14 @@ translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $
 install: $(STAMP) $(CATALOGUES)
 
 # Links in e-mails point at the port we serve on unless PORTAL_BASE_URL says otherwise.
-export PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
+# localhost, not 127.0.0.1: passkeys are bound to a domain name, never to an IP address.
+export PORTAL_BASE_URL ?= http://localhost:$(PORT)
 
 run: install
 	$(BIN)/portal db upgrade
 	$(BIN)/portal demo
 	@echo "Serving the demo on http://127.0.0.1:$(PORT)/b/demo/ (e-mails: instance/outbox)"
+	@echo "Passkeys need a domain name: open http://localhost:$(PORT)/staff/login to try them"
 	@# The worker (e-mail, reminders, purges) runs beside gunicorn; Ctrl-C stops both.
 	@# gunicorn.conf.py: one process with threads, so the in-memory rate limits are exact.
 	trap 'kill 0' EXIT INT TERM; \

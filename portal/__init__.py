@@ -90,6 +90,7 @@ def register_converters(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     import portal.accounts.current  # noqa: F401 (registers the flask-login user loader)
+    from portal.accounts.passkey_views import blueprint as passkeys
     from portal.accounts.staff_views import blueprint as staff_auth
     from portal.audit.views import blueprint as audit_views
     from portal.booking.views import blueprint as booking
@@ -115,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(booking)
     app.register_blueprint(policies)
     app.register_blueprint(staff_auth)
+    app.register_blueprint(passkeys)
     app.register_blueprint(staff)
     app.register_blueprint(schedule)
     app.register_blueprint(catalog)

@@ -44,7 +44,11 @@ def test_the_one_stylesheet_is_ours_and_served_from_static():
         "<link rel=\"stylesheet\" href=\"{{ url_for('static', filename='portal.css') }}\">"
     ]
     assert (PROJECT_ROOT / "static" / "portal.css").is_file()
-    assert [p.name for p in (PROJECT_ROOT / "static").iterdir()] == ["portal.css"]
+    # Beside it, the one script: the passkey ceremonies (issue 17).
+    assert sorted(p.name for p in (PROJECT_ROOT / "static").iterdir()) == [
+        "passkeys.js",
+        "portal.css",
+    ]
 
 
 def test_flashed_messages_are_rendered_by_the_one_macro():

@@ -9,22 +9,28 @@ first (the mail leaves only if the request commits, which a refusal page does).
 
 from __future__ import annotations
 
-from flask import abort, session, url_for
+import json
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, request, session, url_for
 from flask_babel import gettext as _
 
-from portal.accounts import service, tokens, totp, unreadable
+from portal.accounts import passkeys, service, tokens, totp, unreadable
 from portal.accounts.current import origin, secret_box, sign_in
 from portal.accounts.forms import STAFF_SIGN_IN_FAILED
 from portal.accounts.hooks import staff_signed_in
-from portal.accounts.models import LOCK_UNTIL_UNLOCKED, ClientAccount, StaffUser
+from portal.accounts.models import LOCK_UNTIL_UNLOCKED, ClientAccount, Passkey, StaffUser
 from portal.accounts.notifications import (
     send_lock_notice,
+    send_passkey_notice,
     send_recovery_code_notice,
     send_reset_link,
 )
+from portal.audit import service as audit
 from portal.businesses.models import Business
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.secret_box import SecretBox, encryption_keys
 from portal.web.i18n import clear_session_keeping_language
 from portal.web.lazy_text import lazy_text as _l
 
@@ -163,4 +169,187 @@ def _mailing_a_lock(step, *args):
     except service.SignInFailed as failure:
         if failure.just_locked:
             send_lock_notice(failure.account)
+        raise
+
+
+# --- Passkeys -------------------------------------------------------------------
+
+#: The Flask session's random value the passkey challenges are bound to (``passkeys``).
+PASSKEY_BINDING_KEY = "passkey_binding"
+#: When the signed-in user last re-entered a password or code to add a passkey.
+PASSKEY_CONFIRMED_KEY = "passkey_confirmed_at"
+PASSKEY_CONFIRMATION_SECONDS = 300
+#: New recovery codes, sealed, until the one page that shows them is opened.
+PASSKEY_CODES_KEY = "passkey_recovery_codes"
+NOT_CONFIRMED = _l("That is not your password, nor a current code from your authenticator app.")
+CONFIRM_AGAIN = _l(
+    "Please enter your password again: it confirms adding a passkey for five minutes."
+)
+
+
+def configured_relying_party() -> passkeys.RelyingParty | None:
+    """The relying party of ``PORTAL_BASE_URL``; None when that is an IP address."""
+    return passkeys.RelyingParty.from_base_url(current_app.config["BASE_URL"])
+
+
+def passkey_relying_party() -> passkeys.RelyingParty | None:
+    """The relying party, if passkeys work at the address of this request; else None.
+
+    A passkey belongs to the domain of ``PORTAL_BASE_URL``: reached by another
+    host name, the browser would refuse the ceremony, so none is offered.
+    """
+    rp = configured_relying_party()
+    if rp is None or urlsplit(request.host_url).hostname != rp.id:
+        return None
+    return rp
+
+
+def passkey_binding() -> str:
+    """This browser's binding for passkey challenges, made when first needed."""
+    binding = session.get(PASSKEY_BINDING_KEY)
+    if not isinstance(binding, str):
+        binding = session[PASSKEY_BINDING_KEY] = passkeys.new_binding()
+    return binding
+
+
+def staff_passkey_sign_in(rp: passkeys.RelyingParty, response: str, next_url: str | None) -> str:
+    """Sign in the staff user whose passkey signed ``response``; the next URL.
+
+    A passkey that verified the user is both factors: no code follows.
+    Raises PasskeyRefused (a refusal that just locked the account mails its owner).
+    """
+    user, _passkey = _mailing_a_passkey_lock(
+        passkeys.sign_in_with_passkey,
+        db.session,
+        response,
+        rp,
+        session.get(PASSKEY_BINDING_KEY),
+        utcnow(),
+        origin(),
+    )
+    return finish_staff_sign_in(user, "passkey", next_url)
+
+
+def client_passkey_sign_in(business: Business, rp: passkeys.RelyingParty, response: str):
+    """Sign in the client of ``business`` whose passkey signed ``response``; the account.
+
+    Only passkeys of this business's client accounts count. Raises PasskeyRefused.
+    """
+    now = utcnow()
+    account, _passkey = _mailing_a_passkey_lock(
+        passkeys.sign_in_with_passkey,
+        db.session,
+        response,
+        rp,
+        session.get(PASSKEY_BINDING_KEY),
+        now,
+        origin(),
+        kind=ClientAccount,
+        business_id=business.id,
+    )
+    sign_in(account)
+    service.record_sign_in(db.session, account, now, origin(), method="passkey")
+    return account
+
+
+def passkey_second_factor_step(user: StaffUser, rp: passkeys.RelyingParty, response: str) -> str:
+    """Where ``user`` (right password given) goes, signed in, after their passkey.
+
+    Raises PasskeyRefused; a lock also ends the pending sign-in.
+    """
+    try:
+        _mailing_a_passkey_lock(
+            passkeys.sign_in_with_passkey,
+            db.session,
+            response,
+            rp,
+            session.get(PASSKEY_BINDING_KEY),
+            utcnow(),
+            origin(),
+            account=user,
+        )
+    except passkeys.PasskeyRefused as refusal:
+        if refusal.just_locked:
+            session.pop(PENDING_KEY, None)
+        raise
+    return finish_staff_sign_in(user, "passkey", session[PENDING_KEY].get("next"))
+
+
+def passkey_registration_options(
+    account, rp: passkeys.RelyingParty, name: str, password_or_code: str
+) -> str:
+    """Options for one more passkey of ``account``, once it re-entered its password or a code.
+
+    Raises PasskeyError (a name that would be refused, or the wrong secret: audited).
+    """
+    now = utcnow()
+    passkeys.checked_name(db.session, account, name)
+    if not passkeys.confirm_identity(db.session, account, password_or_code, now, secret_box()):
+        audit.record(
+            db.session,
+            audit.PASSKEY_FAILURE,
+            now,
+            business_id=account.business_id,
+            actor=account,
+            origin=origin(),
+            reason="identity not confirmed",
+        )
+        raise passkeys.PasskeyError(str(NOT_CONFIRMED))
+    session[PASSKEY_CONFIRMED_KEY] = int(now.timestamp())
+    return passkeys.registration_options(db.session, account, rp, passkey_binding(), now)
+
+
+def add_passkey(account, rp: passkeys.RelyingParty, response: str, name: str) -> passkeys.Added:
+    """Keep the passkey ``response`` registered, within five minutes of the re-entered password.
+
+    Mails the account's owner; new recovery codes wait, sealed, for ``take_recovery_codes``.
+    Raises PasskeyError or PasskeyRefused.
+    """
+    now = utcnow()
+    confirmed = session.get(PASSKEY_CONFIRMED_KEY)
+    if (
+        not isinstance(confirmed, int)
+        or not 0 <= now.timestamp() - confirmed <= PASSKEY_CONFIRMATION_SECONDS
+    ):
+        raise passkeys.PasskeyError(str(CONFIRM_AGAIN))
+    added = passkeys.add_passkey(
+        db.session, account, response, name, rp, session.get(PASSKEY_BINDING_KEY), now, origin()
+    )
+    session.pop(PASSKEY_CONFIRMED_KEY, None)
+    send_passkey_notice(account, added.passkey.name, added=True)
+    if added.recovery_codes:
+        session[PASSKEY_CODES_KEY] = _codes_box().seal(json.dumps(added.recovery_codes)).decode()
+    return added
+
+
+def take_recovery_codes() -> list[str] | None:
+    """The recovery codes the last added passkey brought, once; None after that."""
+    sealed = session.pop(PASSKEY_CODES_KEY, None)
+    if not isinstance(sealed, str):
+        return None
+    try:
+        return json.loads(_codes_box().open(sealed.encode()))
+    except ValueError:
+        return None
+
+
+def remove_passkey(account, passkey_id: int) -> Passkey:
+    """Remove one of ``account``'s passkeys and mail its owner; raises PasskeyError."""
+    passkey = passkeys.remove_passkey(db.session, account, passkey_id, utcnow(), origin())
+    send_passkey_notice(account, passkey.name, added=False)
+    return passkey
+
+
+def _codes_box() -> SecretBox:
+    # The cookie session is signed, not encrypted: the codes ride in it sealed.
+    return SecretBox(encryption_keys(current_app.config), b"passkey recovery codes")
+
+
+def _mailing_a_passkey_lock(step, *args, **kwargs):
+    """``step(...)``; when its refusal locked the account, the owner is told (as ``_mailing_a_lock``)."""
+    try:
+        return step(*args, **kwargs)
+    except passkeys.PasskeyRefused as refusal:
+        if refusal.just_locked and refusal.account is not None:
+            send_lock_notice(refusal.account)
         raise

@@ -25,6 +25,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from portal.accounts.models import PASSKEYS_FOR_ALL, PASSKEYS_FOR_OWNERS, PASSKEYS_OPTIONAL
 from portal.accounts.password_rules import MAX_LENGTH
 from portal.accounts.service import AccountError, PasswordRejected, SignInFailed
 from portal.web.forms import (
@@ -180,6 +181,10 @@ LOCK_MINUTES = (1, 24 * 60, _l("The lock must last from 1 minute to 24 hours."))
 IDLE_MINUTES = (5, 4 * 60, _l("The idle timeout must be from 5 minutes to 4 hours."))
 
 
+PASSKEY_POLICIES = (PASSKEYS_OPTIONAL, PASSKEYS_FOR_OWNERS, PASSKEYS_FOR_ALL)
+PASSKEY_POLICY_CHOICE = _l("Choose nobody, owners or all staff.")
+
+
 class SecuritySettingsForm(FlaskForm):
     password_min_length = IntegerField(
         _l("Minimum password length"),
@@ -225,12 +230,22 @@ class SecuritySettingsForm(FlaskForm):
     )
     lockout_unit = unit_field(DURATION_UNITS)
     require_2fa = BooleanField(_l("Require two-factor sign-in for all staff"))
+    passkey_policy = RadioField(
+        _l("Phishing-resistant sign-in (passkeys) required for"),
+        choices=[
+            SelectChoice("optional", _l("nobody (passkeys are optional)")),
+            SelectChoice("owners", _l("owners")),
+            SelectChoice("all", _l("all staff")),
+        ],
+        validate_choice=False,
+    )
     idle_timeout_minutes = IntegerField(
         _l("Sign staff out after being idle for"),
         validators=[InputRequired(_l("Please enter an idle timeout."))],
     )
     idle_timeout_unit = unit_field(DURATION_UNITS)
     client_accounts_enabled = BooleanField(_l("Clients may create accounts"))
+    client_passkeys_enabled = BooleanField(_l("Clients may add a passkey"))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -255,6 +270,10 @@ class SecuritySettingsForm(FlaskForm):
         minutes = self.minutes(number)
         if minutes is not None and not low <= minutes <= high:
             raise ValidationError(str(message))
+
+    def validate_passkey_policy(self, field) -> None:
+        if field.data not in PASSKEY_POLICIES:
+            raise ValidationError(str(PASSKEY_POLICY_CHOICE))
 
     def validate_lockout_minutes(self, field) -> None:
         self._check_range(field, LOCK_MINUTES)

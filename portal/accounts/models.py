@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -13,7 +14,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from portal.accounts.password_rules import DEFAULT_MIN_STRENGTH
 from portal.clock import utcnow
@@ -79,14 +80,30 @@ class StaffUser(Credentials, Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The last TOTP time step accepted; a code of that step or earlier is refused.
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    passkeys: Mapped[list[Passkey]] = relationship(
+        "Passkey",
+        order_by="Passkey.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        back_populates="staff_user",
+    )
 
     @property
     def is_owner(self) -> bool:
         return self.role == OWNER
 
     @property
-    def has_2fa(self) -> bool:
+    def has_totp(self) -> bool:
         return self.totp_enabled_at is not None
+
+    @property
+    def has_passkey(self) -> bool:
+        return bool(self.passkeys)
+
+    @property
+    def has_2fa(self) -> bool:
+        """A second factor after the password: an authenticator app, a passkey, or both."""
+        return self.has_totp or self.has_passkey
 
     @property
     def may_reset_password(self) -> bool:
@@ -108,6 +125,17 @@ class ClientAccount(Credentials, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     #: Sign-in opens only once the client proved the address is theirs.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    passkeys: Mapped[list[Passkey]] = relationship(
+        "Passkey",
+        order_by="Passkey.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        back_populates="client_account",
+    )
+
+    @property
+    def has_passkey(self) -> bool:
+        return bool(self.passkeys)
 
     @property
     def has_2fa(self) -> bool:
@@ -129,6 +157,70 @@ class RecoveryCode(Base):
         ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
     )
     code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Passkey(Base):
+    """A WebAuthn credential of a staff user or a client account (exactly one of them).
+
+    The private key never leaves the authenticator; what is kept here is public.
+    """
+
+    __tablename__ = "passkeys"
+    __table_args__ = (
+        CheckConstraint("(staff_user_id IS NULL) <> (client_account_id IS NULL)", name="one_owner"),
+        UniqueConstraint("credential_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    client_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("client_accounts.id", ondelete="CASCADE"), index=True
+    )
+    #: What the user called it ("office laptop").
+    name: Mapped[str] = mapped_column(String(60))
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The WebAuthn user handle the authenticator stored with the key: random, one per account.
+    user_handle: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The authenticator's counter (an unsigned 32-bit number); 0 for keys that keep none.
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Comma-separated hints the browser gave ("internal,hybrid").
+    transports: Mapped[str] = mapped_column(String(200), default="")
+    aaguid: Mapped[str] = mapped_column(String(36), default="")
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def owner(self) -> StaffUser | ClientAccount:
+        return self.staff_user if self.staff_user_id is not None else self.client_account
+
+    staff_user: Mapped[StaffUser | None] = relationship("StaffUser", back_populates="passkeys")
+    client_account: Mapped[ClientAccount | None] = relationship(
+        "ClientAccount", back_populates="passkeys"
+    )
+
+
+class PasskeyChallenge(Base):
+    """A WebAuthn challenge: kept as a hash, bound to one browser, used once, for 5 minutes."""
+
+    __tablename__ = "passkey_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: "register", "signin" (no account named yet) or "second" (after the password).
+    purpose: Mapped[str] = mapped_column(String(16))
+    #: The hash of a random value in the browser's session: another browser cannot use it.
+    binding_hash: Mapped[str] = mapped_column(String(64))
+    account_kind: Mapped[str | None] = mapped_column(String(16))
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    business_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -179,6 +271,10 @@ class OneTimeToken(_Owned, Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+PASSKEYS_OPTIONAL = "optional"
+PASSKEYS_FOR_OWNERS = "owners"
+PASSKEYS_FOR_ALL = "all"
+
 LOCK_TIMED = "timed"
 LOCK_UNTIL_UNLOCKED = "until_unlocked"
 
@@ -196,6 +292,7 @@ class SecuritySettings(Base):
         CheckConstraint("lockout_mode IN ('timed', 'until_unlocked')", name="lockout_mode"),
         CheckConstraint("lockout_minutes BETWEEN 1 AND 1440", name="lockout_minutes"),
         CheckConstraint("idle_timeout_minutes BETWEEN 5 AND 240", name="idle_timeout"),
+        CheckConstraint("passkey_policy IN ('optional', 'owners', 'all')", name="passkey_policy"),
     )
 
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), primary_key=True)
@@ -208,8 +305,11 @@ class SecuritySettings(Base):
     lockout_mode: Mapped[str] = mapped_column(String(16), default=LOCK_TIMED)
     lockout_minutes: Mapped[int] = mapped_column(Integer, default=15)
     require_2fa: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Who must sign in with a passkey ("phishing-resistant sign-in"): nobody, owners, all staff.
+    passkey_policy: Mapped[str] = mapped_column(String(8), default=PASSKEYS_OPTIONAL)
     idle_timeout_minutes: Mapped[int] = mapped_column(Integer, default=30)
     client_accounts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    client_passkeys_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
     #: Columns the owner edits on the Security page, in the order shown.
     EDITABLE = (
@@ -222,9 +322,17 @@ class SecuritySettings(Base):
         "lockout_mode",
         "lockout_minutes",
         "require_2fa",
+        "passkey_policy",
         "idle_timeout_minutes",
         "client_accounts_enabled",
+        "client_passkeys_enabled",
     )
+
+    def passkey_required(self, user: StaffUser) -> bool:
+        """Whether ``user`` must sign in with a passkey (the owner's "phishing-resistant" rule)."""
+        return self.passkey_policy == PASSKEYS_FOR_ALL or (
+            self.passkey_policy == PASSKEYS_FOR_OWNERS and user.is_owner
+        )
 
     @classmethod
     def defaults(cls, business_id: int) -> SecuritySettings:

@@ -134,3 +134,12 @@ def send_sign_up_mail(account, business: Business, token: str | None) -> None:
         login_url=absolute_url(url_for("client_accounts.login", slug=business.slug)),
         reset_url=absolute_url(url_for("client_accounts.reset_request", slug=business.slug)),
     )
+
+
+def send_passkey_notice(account, name: str, *, added: bool) -> None:
+    """Tell the owner of ``account`` a passkey was added to it or removed, naming it."""
+    if added:
+        subject, template = _("A passkey was added to your account"), "passkey_added"
+    else:
+        subject, template = _("A passkey was removed from your account"), "passkey_removed"
+    send_account_mail(account, subject, f"accounts/email/{template}.txt", passkey_name=name)

@@ -299,19 +299,20 @@ def verify_second_factor(
     settings = security_settings(session, user.business_id)
     if user.is_locked(now) or not user.has_2fa:
         raise SignInFailed(user)
-    secret = box.open(user.totp_secret_encrypted)
-    step = totp.matching_step(secret, code, now, user.totp_last_step)
-    if step is not None:
-        user.totp_last_step = step
-        lockout.register_success(user)
-        session.flush()
-        return "totp"
-    if totp.matching_step(secret, code, now, last_step=-1) is not None:
-        # The right code, used already (typed twice, or a second browser): refused,
-        # but no guess at the code, so it counts towards no lock.
-        _record_2fa_failure(session, user, now, origin, reason="code used already")
-        session.flush()
-        raise SignInFailed(user, message=CODE_USED)
+    if app_codes_accepted(settings, user):
+        secret = box.open(user.totp_secret_encrypted)
+        step = totp.matching_step(secret, code, now, user.totp_last_step)
+        if step is not None:
+            user.totp_last_step = step
+            lockout.register_success(user)
+            session.flush()
+            return "totp"
+        if totp.matching_step(secret, code, now, last_step=-1) is not None:
+            # The right code, used already (typed twice, or a second browser): refused,
+            # but no guess at the code, so it counts towards no lock.
+            _record_2fa_failure(session, user, now, origin, reason="code used already")
+            session.flush()
+            raise SignInFailed(user, message=CODE_USED)
     recovery = session.scalars(
         select(RecoveryCode).where(
             RecoveryCode.user_id == user.id,
@@ -348,6 +349,37 @@ def verify_second_factor(
     raise SignInFailed(user, just_locked=just_locked)
 
 
+def app_codes_accepted(settings: SecuritySettings, user: StaffUser) -> bool:
+    """Whether an authenticator-app code signs ``user`` in at the second step.
+
+    Where the owner requires a passkey and the user has one, a code that can be
+    phished does not; recovery codes stay the way back in.
+    """
+    return user.has_totp and not (settings.passkey_required(user) and user.has_passkey)
+
+
+def issue_recovery_codes(
+    session: Session, user: StaffUser, now: datetime, origin: Origin
+) -> list[str]:
+    """A new set of recovery codes for ``user`` (any old ones stop working); shown once."""
+    for old in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        session.delete(old)
+    codes = totp.new_recovery_codes()
+    session.add_all(
+        RecoveryCode(user_id=user.id, code_hash=totp.hash_recovery_code(c)) for c in codes
+    )
+    audit.record(
+        session,
+        audit.RECOVERY_CODES_ISSUED,
+        now,
+        business_id=user.business_id,
+        actor=user,
+        origin=origin,
+    )
+    session.flush()
+    return codes
+
+
 def remaining_recovery_codes(session: Session, user: StaffUser) -> int:
     return len(
         session.scalars(
@@ -360,7 +392,7 @@ def remaining_recovery_codes(session: Session, user: StaffUser) -> int:
 
 def start_enrolment(session: Session, user: StaffUser, box: totp.SecretBox) -> str:
     """The pending TOTP secret to show; created once and kept until activated."""
-    if user.has_2fa:
+    if user.has_totp:
         raise AccountError(_("Two-factor sign-in is already on."))
     if user.totp_secret_encrypted is not None:
         try:
@@ -391,6 +423,9 @@ def activate_2fa(
     # step (counting towards a lock) would punish the user for being quick.
     user.totp_last_step = step - 1
     user.totp_enabled_at = now
+    # A passkey user who adds the app gets a fresh set: the list just shown is the one that works.
+    for old in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        session.delete(old)
     codes = totp.new_recovery_codes()
     session.add_all(
         RecoveryCode(user_id=user.id, code_hash=totp.hash_recovery_code(c)) for c in codes
@@ -408,12 +443,16 @@ def activate_2fa(
 
 
 def clear_2fa(session: Session, user: StaffUser, now: datetime) -> None:
-    """Turn ``user``'s 2FA off: secret and recovery codes gone, other sessions ended."""
+    """Turn ``user``'s app codes off: secret gone, other sessions ended.
+
+    The recovery codes go too, unless the user keeps a passkey they stand in for.
+    """
     user.totp_secret_encrypted = None
     user.totp_enabled_at = None
     user.totp_last_step = 0
-    for code in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
-        session.delete(code)
+    if not user.has_passkey:
+        for code in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+            session.delete(code)
     sessions.end_all(session, user, now)
 
 

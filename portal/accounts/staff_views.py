@@ -69,7 +69,14 @@ def two_factor():
     form = CodeForm()
     if form.submit_to(lambda: flow.second_factor_step(user, form.code.data)):
         return redirect(form.result)
-    return render_template("accounts/two_factor.html", form=form), form_status(form)
+    # No app (or the owner requires the passkey the user has): the field takes recovery codes.
+    app_codes = service.app_codes_accepted(
+        service.security_settings(db.session, user.business_id), user
+    )
+    if not app_codes:
+        form.code.label.text = _("Recovery code")
+    page = render_template("accounts/two_factor.html", form=form, user=user, app_codes=app_codes)
+    return page, form_status(form)
 
 
 @blueprint.post("/logout")
@@ -149,7 +156,7 @@ def change_password():
 @staff_required
 def enrol_2fa():
     user, box, form = g.staff, secret_box(), EnrolForm()
-    if user.has_2fa:
+    if user.has_totp:
         return render_template("accounts/two_factor_on.html", user=user)
     # Kept (committed with this page) so that a reload shows the same QR code.
     secret = service.start_enrolment(db.session, user, box)

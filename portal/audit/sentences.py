@@ -165,6 +165,8 @@ FIELDS = {
     "reschedule_notice_minutes": _l("rescheduling notice (minutes)"),
     "idle_timeout_minutes": _l("idle limit (minutes)"),
     "require_2fa": _l("two-factor sign-in required"),
+    "passkey_policy": _l("passkeys required for"),
+    "client_passkeys_enabled": _l("client passkeys"),
     "min_length": _l("minimum password length"),
     "support_access": _l("platform support access"),
     "audit_retention_days": _l("audit log kept (days)"),
@@ -461,6 +463,25 @@ SENTENCES: dict[str, Callable[[AuditEvent, Reader, dict], str]] = {
         num=d.get("failed_attempts", "?"),
     ),
     audit.RECOVERY_CODE_USED: _simple(_l("%(actor)s signed in with a recovery code.")),
+    audit.PASSKEY_ADDED: lambda event, r, d: _(
+        "%(actor)s added the passkey “%(name)s”.", actor=r.actor(event), name=d.get("name", "?")
+    ),
+    audit.PASSKEY_REMOVED: lambda event, r, d: _(
+        "%(actor)s removed the passkey “%(name)s”.",
+        actor=r.actor(event),
+        name=d.get("name", "?"),
+    ),
+    audit.PASSKEY_FAILURE: lambda event, r, d: _(
+        "A passkey was refused for %(actor)s: %(reason)s.",
+        actor=r.actor(event),
+        reason=d.get("reason", "?"),
+    ),
+    audit.PASSKEYS_RESET: lambda event, r, d: _(
+        "%(actor)s removed all passkeys of %(email)s.",
+        actor=r.actor(event),
+        email=d.get("user", "?"),
+    ),
+    audit.RECOVERY_CODES_ISSUED: _simple(_l("%(actor)s was given new recovery codes.")),
     audit.TWO_FACTOR_UNREADABLE: _simple(
         _l("%(actor)s could not sign in: no configured key opens their two-factor secret.")
     ),

@@ -25,6 +25,11 @@ TWO_FACTOR_RESET = "2fa.reset"
 TWO_FACTOR_FAILURE = "2fa.failure"
 TWO_FACTOR_UNREADABLE = "2fa.unreadable"
 RECOVERY_CODE_USED = "2fa.recovery_code_used"
+PASSKEY_ADDED = "passkey.added"
+PASSKEY_REMOVED = "passkey.removed"
+PASSKEY_FAILURE = "passkey.failure"
+PASSKEYS_RESET = "passkey.reset"
+RECOVERY_CODES_ISSUED = "2fa.recovery_codes_issued"
 SETTINGS_CHANGED = "settings.changed"
 STAFF_INVITED = "staff.invited"
 STAFF_CREATED = "staff.created"
@@ -81,6 +86,11 @@ KINDS = (
     TWO_FACTOR_FAILURE,
     TWO_FACTOR_UNREADABLE,
     RECOVERY_CODE_USED,
+    PASSKEY_ADDED,
+    PASSKEY_REMOVED,
+    PASSKEY_FAILURE,
+    PASSKEYS_RESET,
+    RECOVERY_CODES_ISSUED,
     SETTINGS_CHANGED,
     STAFF_INVITED,
     STAFF_CREATED,
@@ -140,6 +150,11 @@ KIND_LABELS = {
     TWO_FACTOR_FAILURE: _l("2fa.failure"),
     TWO_FACTOR_UNREADABLE: _l("2fa.unreadable"),
     RECOVERY_CODE_USED: _l("2fa.recovery_code_used"),
+    PASSKEY_ADDED: _l("passkey.added"),
+    PASSKEY_REMOVED: _l("passkey.removed"),
+    PASSKEY_FAILURE: _l("passkey.failure"),
+    PASSKEYS_RESET: _l("passkey.reset"),
+    RECOVERY_CODES_ISSUED: _l("2fa.recovery_codes_issued"),
     SETTINGS_CHANGED: _l("settings.changed"),
     STAFF_INVITED: _l("staff.invited"),
     STAFF_CREATED: _l("staff.created"),

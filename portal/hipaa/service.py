@@ -17,9 +17,16 @@ from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.db import transaction_cache
 from portal.hipaa.models import HIPAA_IDLE_TIMEOUT_MINUTES, ComplianceSettings
+from portal.web.lazy_text import lazy_text as _l
 
 #: Idle timeout of a platform support session that has not opened a business.
 SUPPORT_IDLE_TIMEOUT = timedelta(minutes=HIPAA_IDLE_TIMEOUT_MINUTES)
+SET_UP_2FA_FIRST = _l("Set up two-factor sign-in for your own account first.")
+#: An owner who signs in with a passkey only: the switch still asks an app code.
+APP_CODE_NEEDED = _l(
+    "Switching HIPAA mode needs a code from an authenticator app; a passkey cannot confirm "
+    "it. Set up an authenticator app for your own account first (under Two-factor)."
+)
 
 
 def compliance_settings(session: Session, business_id: int) -> ComplianceSettings:
@@ -81,8 +88,8 @@ def set_hipaa_mode(
     """Switch HIPAA mode after the owner re-entered password and a current code; True if changed."""
     if not isinstance(owner, StaffUser) or not owner.is_owner:
         raise AccountError(_("Only the business owner can switch HIPAA mode."))
-    if not owner.has_2fa:
-        raise AccountError(_("Set up two-factor sign-in for your own account first."))
+    if not owner.has_totp:
+        raise AccountError(str(APP_CODE_NEEDED if owner.has_passkey else SET_UP_2FA_FIRST))
     password_ok = verify_password(owner.password_hash, password)
     secret = totp.readable(box, owner.totp_secret_encrypted)
     if secret is None:
@@ -190,11 +197,20 @@ def checklist(session: Session, business_id: int, *, https: bool) -> list[Safegu
             _("Two-factor sign-in for every staff user"),
             _("164.312(d) person authentication"),
             on or security_settings(session, business_id).require_2fa,
-            _("Enrolled: all staff.")
-            if not without_2fa
-            else _(
-                "Not enrolled yet (asked at next sign-in): %(emails)s",
-                emails=", ".join(without_2fa),
+            (
+                _("Enrolled: all staff.")
+                if not without_2fa
+                else _(
+                    "Not enrolled yet (asked at next sign-in): %(emails)s",
+                    emails=", ".join(without_2fa),
+                )
+            )
+            + " "
+            + _(
+                "An authenticator app or a passkey counts; %(num)d of %(total)d use a passkey "
+                "(phishing-resistant).",
+                num=sum(1 for user in staff if user.active and user.has_passkey),
+                total=sum(1 for user in staff if user.active),
             ),
         ),
         Safeguard(
@@ -288,14 +304,15 @@ def switching_on_effects(session: Session, business_id: int) -> list[Effect]:
         Effect(
             _("Two-factor sign-in for every staff user"),
             _(
-                "Every staff member must sign in with a code from an authenticator app. "
-                "Not set up yet (they are asked at their next sign-in): %(emails)s.",
+                "Every staff member must sign in with a second factor: a code from an "
+                "authenticator app or a passkey. Not set up yet (they are asked at their next "
+                "sign-in): %(emails)s.",
                 emails=", ".join(without_2fa),
             )
             if without_2fa
             else _(
-                "Every staff member must sign in with a code from an authenticator app; "
-                "all of them already do."
+                "Every staff member must sign in with a second factor: a code from an "
+                "authenticator app or a passkey; all of them already do."
             ),
         ),
         Effect(

@@ -46,7 +46,8 @@ def _render(switch_form=None, settings_form=None, status: int = 200):
         else service.switching_on_effects(db.session, business.id),
         switch_form=switch_form or HipaaSwitchForm(formdata=None),
         settings_form=settings_form or ComplianceForm(formdata=None, obj=settings),
-        owner_has_2fa=getattr(g.staff, "has_2fa", False),
+        owner_has_2fa=getattr(g.staff, "has_totp", False),
+        owner_has_passkey=getattr(g.staff, "has_passkey", False),
         # Said before the owner types a password the switch would refuse.
         https_needed=None if settings.hipaa_mode or request.is_secure else HTTPS_NEEDED,
     ), status

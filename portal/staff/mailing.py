@@ -39,3 +39,14 @@ def send_2fa_reset(business: Business, user: StaffUser) -> None:
             "accounts/email/2fa_reset.txt",
             business=business,
         )
+
+
+def send_passkeys_reset(business: Business, user: StaffUser) -> None:
+    """The notice that the owner removed all of ``user``'s passkeys."""
+    with force_locale(business.locale):
+        send_account_mail(
+            user,
+            _("Your passkeys were removed"),
+            "accounts/email/passkeys_reset.txt",
+            business=business,
+        )

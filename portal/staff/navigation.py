@@ -81,6 +81,7 @@ GROUPS = (
         (
             Entry("staff_auth.change_password", _l("Password")),
             Entry("staff_auth.enrol_2fa", _l("Two-factor")),
+            Entry("passkeys.manage", _l("Passkeys"), ("passkeys.recovery_codes",)),
             Entry("staff.notifications", _l("Notifications")),
         ),
     ),

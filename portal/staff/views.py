@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
+from portal.accounts import passkeys
 from portal.accounts import service as accounts
 from portal.accounts.current import origin, owner_required, staff_required
 from portal.accounts.forms import ConfirmWithPasswordForm, InviteForm
-from portal.accounts.models import CLIENT_KIND, STAFF_KIND, ClientAccount, StaffUser
+from portal.accounts.models import (
+    CLIENT_KIND,
+    PASSKEYS_OPTIONAL,
+    STAFF_KIND,
+    ClientAccount,
+    StaffUser,
+)
 from portal.audit import service as audit
 from portal.audit.filters import parse_filter as parse_audit_filter
 from portal.audit.sentences import readable as readable_events
@@ -70,12 +77,19 @@ def dashboard():
 def security():
     business = staff_business()
     settings = accounts.security_settings(db.session, business.id)
-    form = StaffSecurityForm(obj=settings, hipaa=hipaa_on(db.session, business.id))
+    form = StaffSecurityForm(
+        obj=settings,
+        hipaa=hipaa_on(db.session, business.id),
+        passkeys_possible=passkeys.RelyingParty.from_base_url(current_app.config["BASE_URL"])
+        is not None,
+    )
     if form.validate_on_submit():
         changes = accounts.save_security_settings(
             db.session, g.staff, form.values(), utcnow(), origin()
         )
         flash(saved_message(changes))
+        if "passkey_policy" in changes and form.passkey_policy.data != PASSKEYS_OPTIONAL:
+            flash(_passkey_policy_note(g.staff))
         return redirect(url_for("staff.security"))
     return form_page(
         "staff/security.html",
@@ -83,6 +97,20 @@ def security():
         form=form,
         locked=accounts.locked_accounts(db.session, business.id, utcnow()),
         unlock_form=EmptyForm(),
+    )
+
+
+def _passkey_policy_note(owner: StaffUser) -> str:
+    """What requiring passkeys (for owners or all staff: the owner too) means next."""
+    if not owner.has_passkey:
+        return _(
+            "Passkeys are now required, and you have none yet: add one now on the Passkeys "
+            "page. Until you have one, the staff area opens only there and on this Security "
+            "page, where you can set the rule back."
+        )
+    return _(
+        "Staff who must use a passkey and have none are asked to add one before anything else "
+        "in the staff area."
     )
 
 
@@ -144,6 +172,29 @@ def reset_2fa(user_id: int):
             flash(
                 _(
                     "Two-factor sign-in of %(email)s is reset; their sessions are signed out.",
+                    email=user.email,
+                )
+            )
+    return redirect(url_for("staff.team")), 303
+
+
+@blueprint.post("/team/<int:user_id>/reset-passkeys")
+@writes
+@owner_required
+def reset_passkeys(user_id: int):
+    user = owned_or_404(StaffUser, user_id, NO_STAFF_MEMBER)
+    form = ConfirmWithPasswordForm()
+    if not form.validate_on_submit():
+        flash(_("Enter your password to confirm the reset."))
+    else:
+        with refusals_flashed(passkeys.PasskeyError):
+            passkeys.reset_passkeys(
+                db.session, g.staff, user, form.password.data, utcnow(), origin()
+            )
+            mailing.send_passkeys_reset(staff_business(), user)
+            flash(
+                _(
+                    "The passkeys of %(email)s are removed; their sessions are signed out.",
                     email=user.email,
                 )
             )

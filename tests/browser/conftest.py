@@ -124,8 +124,14 @@ def wait_until_healthy(server: Gunicorn, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture(scope="module")
-def portal(tmp_path_factory, module_database_url):
-    """Portal under gunicorn on the module's database, with the salon arranged at ``NOW``."""
+def portal(tmp_path_factory, module_database_url, request):
+    """Portal under gunicorn on the module's database, with the salon arranged at ``NOW``.
+
+    A test module may set ``SERVER_HOST``: the host name in the server's and the
+    browser's base URL, e.g. ``"localhost"`` (WebAuthn needs a domain, not an IP
+    address).
+    """
+    host = getattr(request.module, "SERVER_HOST", "127.0.0.1")
     root = tmp_path_factory.mktemp("browser-server")
     engine = make_engine(module_database_url)
     # What the tests write here directly is sealed as the server would seal it.
@@ -153,7 +159,8 @@ def portal(tmp_path_factory, module_database_url):
         for name, value in server.env.items()
         if not name.startswith("PORTAL_") or name in env or name == "PORTAL_TEST_NOW_REAL"
     }
-    server.env["PORTAL_BASE_URL"] = server.url  # links in e-mails lead back here
+    url = server.url.replace("127.0.0.1", host, 1)  # gunicorn listens on 127.0.0.1
+    server.env["PORTAL_BASE_URL"] = url  # links in e-mails lead back here
     worker = Worker(server.env)
     try:
         server.start()
@@ -163,7 +170,7 @@ def portal(tmp_path_factory, module_database_url):
         engine.dispose()
         pytest.fail(f"Cannot start Portal under gunicorn: {error}")
     yield PortalServer(
-        url=server.url,
+        url=url,
         engine=engine,
         outbox=root / "outbox",
         clock_file=root / "clock-offset",

@@ -158,7 +158,15 @@ def test_staff_members_see_no_owner_groups_and_can_sign_out(page, portal, viewpo
     expect(page).to_have_url(f"{portal.url}/staff/")
     nav = visible_nav(page, viewport)
     labels = [text.strip() for text in nav.locator("a").all_inner_texts()]
-    assert labels == ["Dashboard", "Bookings", "Clients", "Password", "Two-factor", "Notifications"]
+    assert labels == [
+        "Dashboard",
+        "Bookings",
+        "Clients",
+        "Password",
+        "Two-factor",
+        "Passkeys",
+        "Notifications",
+    ]
     expect(nav).not_to_contain_text("Settings")
     expect(nav).not_to_contain_text("Security & data")
     expect(nav.locator('a[aria-current="page"]')).to_have_text("Dashboard")
