@@ -262,6 +262,12 @@
         return; // stays hidden: the password (and code) form is the way in
       }
       button.hidden = false;
+      if (button.parentElement) {
+        // The "or" between the password form and the passkey button shows with the button.
+        button.parentElement.querySelectorAll("[data-passkey-or]").forEach(function (divider) {
+          divider.hidden = false;
+        });
+      }
       button.addEventListener("click", function () {
         signIn(button);
       });

@@ -218,15 +218,7 @@ def staff_passkey_sign_in(rp: passkeys.RelyingParty, response: str, next_url: st
     A passkey that verified the user is both factors: no code follows.
     Raises PasskeyRefused (a refusal that just locked the account mails its owner).
     """
-    user, _passkey = _mailing_a_passkey_lock(
-        passkeys.sign_in_with_passkey,
-        db.session,
-        response,
-        rp,
-        session.get(PASSKEY_BINDING_KEY),
-        utcnow(),
-        origin(),
-    )
+    user, _passkey = _verified_passkey(rp, response)
     return finish_staff_sign_in(user, "passkey", next_url)
 
 
@@ -235,20 +227,9 @@ def client_passkey_sign_in(business: Business, rp: passkeys.RelyingParty, respon
 
     Only passkeys of this business's client accounts count. Raises PasskeyRefused.
     """
-    now = utcnow()
-    account, _passkey = _mailing_a_passkey_lock(
-        passkeys.sign_in_with_passkey,
-        db.session,
-        response,
-        rp,
-        session.get(PASSKEY_BINDING_KEY),
-        now,
-        origin(),
-        kind=ClientAccount,
-        business_id=business.id,
-    )
+    account, _passkey = _verified_passkey(rp, response, kind=ClientAccount, business_id=business.id)
     sign_in(account)
-    service.record_sign_in(db.session, account, now, origin(), method="passkey")
+    service.record_sign_in(db.session, account, utcnow(), origin(), method="passkey")
     return account
 
 
@@ -258,16 +239,7 @@ def passkey_second_factor_step(user: StaffUser, rp: passkeys.RelyingParty, respo
     Raises PasskeyRefused; a lock also ends the pending sign-in.
     """
     try:
-        _mailing_a_passkey_lock(
-            passkeys.sign_in_with_passkey,
-            db.session,
-            response,
-            rp,
-            session.get(PASSKEY_BINDING_KEY),
-            utcnow(),
-            origin(),
-            account=user,
-        )
+        _verified_passkey(rp, response, account=user)
     except passkeys.PasskeyRefused as refusal:
         if refusal.just_locked:
             session.pop(PENDING_KEY, None)
@@ -345,10 +317,18 @@ def _codes_box() -> SecretBox:
     return SecretBox(encryption_keys(current_app.config), b"passkey recovery codes")
 
 
-def _mailing_a_passkey_lock(step, *args, **kwargs):
-    """``step(...)``; when its refusal locked the account, the owner is told (as ``_mailing_a_lock``)."""
+def _verified_passkey(rp: passkeys.RelyingParty, response: str, **scope):
+    """``passkeys.sign_in_with_passkey`` for this browser; a refusal that locked mails the owner."""
     try:
-        return step(*args, **kwargs)
+        return passkeys.sign_in_with_passkey(
+            db.session,
+            response,
+            rp,
+            session.get(PASSKEY_BINDING_KEY),
+            utcnow(),
+            origin(),
+            **scope,
+        )
     except passkeys.PasskeyRefused as refusal:
         if refusal.just_locked and refusal.account is not None:
             send_lock_notice(refusal.account)

@@ -55,7 +55,7 @@ from portal.accounts.models import (
     StaffUser,
 )
 from portal.accounts.passwords import verify_password
-from portal.accounts.service import issue_recovery_codes, security_settings
+from portal.accounts.service import issue_recovery_codes, record_lock, security_settings
 from portal.audit import service as audit
 from portal.audit.service import Origin
 from portal.web.lazy_text import lazy_text as _l
@@ -550,15 +550,7 @@ def _refuse_counted(session, account, now, origin, reason, detail=None):
     just_locked = lockout.register_failure(account, settings, now)
     _record_failure(session, account, now, origin, reason, detail)
     if just_locked:
-        audit.record(
-            session,
-            audit.ACCOUNT_LOCKED,
-            now,
-            business_id=account.business_id,
-            actor=account,
-            origin=origin,
-            until=account.locked_until.isoformat() if account.locked_until else "unlocked",
-        )
+        record_lock(session, account, now, origin)
     session.flush()
     raise PasskeyRefused(account, just_locked=just_locked)
 

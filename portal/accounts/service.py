@@ -197,15 +197,7 @@ def authenticate(
             failed_attempts=account.failed_attempts,
         )
         if just_locked:
-            audit.record(
-                session,
-                audit.ACCOUNT_LOCKED,
-                now,
-                business_id=account.business_id,
-                actor=account,
-                origin=origin,
-                until=account.locked_until.isoformat() if account.locked_until else "unlocked",
-            )
+            record_lock(session, account, now, origin)
         session.flush()
         raise SignInFailed(account, just_locked=just_locked)
 
@@ -362,12 +354,7 @@ def issue_recovery_codes(
     session: Session, user: StaffUser, now: datetime, origin: Origin
 ) -> list[str]:
     """A new set of recovery codes for ``user`` (any old ones stop working); shown once."""
-    for old in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
-        session.delete(old)
-    codes = totp.new_recovery_codes()
-    session.add_all(
-        RecoveryCode(user_id=user.id, code_hash=totp.hash_recovery_code(c)) for c in codes
-    )
+    codes = _replace_recovery_codes(session, user)
     audit.record(
         session,
         audit.RECOVERY_CODES_ISSUED,
@@ -378,6 +365,30 @@ def issue_recovery_codes(
     )
     session.flush()
     return codes
+
+
+def _replace_recovery_codes(session: Session, user: StaffUser) -> list[str]:
+    """New recovery codes for ``user``, stored as hashes; any old ones stop working."""
+    for old in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        session.delete(old)
+    codes = totp.new_recovery_codes()
+    session.add_all(
+        RecoveryCode(user_id=user.id, code_hash=totp.hash_recovery_code(c)) for c in codes
+    )
+    return codes
+
+
+def record_lock(session: Session, account, now: datetime, origin: Origin) -> None:
+    """Audit that a failed sign-in just locked ``account`` (and until when)."""
+    audit.record(
+        session,
+        audit.ACCOUNT_LOCKED,
+        now,
+        business_id=account.business_id,
+        actor=account,
+        origin=origin,
+        until=account.locked_until.isoformat() if account.locked_until else "unlocked",
+    )
 
 
 def remaining_recovery_codes(session: Session, user: StaffUser) -> int:
@@ -424,12 +435,7 @@ def activate_2fa(
     user.totp_last_step = step - 1
     user.totp_enabled_at = now
     # A passkey user who adds the app gets a fresh set: the list just shown is the one that works.
-    for old in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
-        session.delete(old)
-    codes = totp.new_recovery_codes()
-    session.add_all(
-        RecoveryCode(user_id=user.id, code_hash=totp.hash_recovery_code(c)) for c in codes
-    )
+    codes = _replace_recovery_codes(session, user)
     audit.record(
         session,
         audit.TWO_FACTOR_ENROLLED,

@@ -255,8 +255,9 @@ def _passkeys_must_be_enabled():
 
 
 def passkeys_offered(business) -> bool:
-    """Whether the business lets its clients add passkeys (off by default)."""
-    return service.security_settings(db.session, business.id).client_passkeys_enabled
+    """Whether the business lets its clients add passkeys (off by default; needs client accounts)."""
+    settings = service.security_settings(db.session, business.id)
+    return settings.client_accounts_enabled and settings.client_passkeys_enabled
 
 
 def _unavailable_reason() -> str:
