@@ -7,6 +7,7 @@ checked by py_webauthn on the server: no verification is mocked.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import json
@@ -19,6 +20,7 @@ from portal.accounts.passwords import hash_password
 from portal.audit.models import AuditEvent
 from portal.clients.models import Client
 from tests.conftest import NOW, csrf_token, outbox
+from tests.conftest import sign_in as staff_sign_in
 from tests.factories import make_business
 from tests.webauthn_authenticator import SoftAuthenticator
 
@@ -322,3 +324,24 @@ def test_erasing_the_client_removes_their_passkeys(app, client, session, passkey
         erase_client(session, mia_client, owner, NOW, Origin())
     session.commit()
     assert session.scalars(select(Passkey)).all() == []
+
+
+def test_the_client_data_export_lists_their_passkeys_without_key_material(
+    client, session, passkeys_on, owner
+):
+    assert sign_in(client).status_code == 302
+    assert add_passkey(client, SoftAuthenticator(), name="my phone").status_code == 200
+    sign_out(client)
+    session.rollback()
+    mia_client = session.scalars(select(Client).where(Client.email == EMAIL)).one()
+    stored = session.scalars(select(Passkey)).one()
+    assert staff_sign_in(client).status_code == 302
+    response = client.get(f"/staff/clients/{mia_client.id}/data.json")
+    assert response.status_code == 200
+    [exported] = json.loads(response.text)["account"]["passkeys"]
+    assert exported["name"] == "my phone"
+    assert exported["created_at"] == stored.created_at.isoformat()
+    assert exported["last_used_at"] is None
+    public_key = base64.urlsafe_b64encode(stored.public_key).decode().rstrip("=")
+    assert public_key not in response.text
+    assert stored.public_key.hex() not in response.text

@@ -52,6 +52,22 @@ def _account(session: Session, client: Client) -> ClientAccount | None:
     ).first()
 
 
+def _account_data(account: ClientAccount) -> dict:
+    """The account's fields and its passkeys (names and dates: no key material)."""
+    data = {name: _plain(getattr(account, name)) for name in ACCOUNT_FIELDS}
+    data["passkeys"] = [
+        {
+            "name": passkey.name,
+            "created_at": _plain(passkey.created_at),
+            "last_used_at": _plain(passkey.last_used_at),
+            "synced": passkey.backed_up,
+            "authenticator_model": passkey.aaguid,
+        }
+        for passkey in account.passkeys
+    ]
+    return data
+
+
 def client_data(session: Session, client: Client) -> dict:
     """Everything stored about the client, as JSON-ready data (no password hash)."""
     account = _account(session, client)
@@ -87,9 +103,7 @@ def client_data(session: Session, client: Client) -> dict:
             "created_at": _plain(client.created_at),
             "staff_notes": client.staff_notes,
         },
-        "account": (
-            {name: _plain(getattr(account, name)) for name in ACCOUNT_FIELDS} if account else None
-        ),
+        "account": _account_data(account) if account else None,
         "bookings": [
             {
                 "id": booking.id,
